@@ -1,0 +1,36 @@
+const ENTITIES: Record<string, string> = {
+    '&': '&amp;',
+    '<': '&lt;',
+    '>': '&gt;',
+    '"': '&quot;',
+    '\'': '&#39;',
+    '`': '&#96;',
+    '=': '&#61;'
+};
+
+
+// Safe both in text and in quoted attribute values
+export const escapeHtml = function (value: unknown): string {
+
+    return String(value ?? '').replace(/[&<>"'`=]/g, (char) => ENTITIES[char]!);
+};
+
+
+/**
+ * Marks a string as HTML the caller vouches for. Fragments insert it verbatim; every other string
+ * is escaped.
+ */
+export class TrustedHtml {
+
+    readonly html: string;
+
+    constructor(html: string) {
+
+        this.html = html;
+    }
+
+    toString(): string {
+
+        return this.html;
+    }
+}

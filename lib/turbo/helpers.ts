@@ -1,0 +1,57 @@
+import Handlebars from 'handlebars';
+
+import { escapeHtml } from './escape.ts';
+
+export const ELEMENT = 'turbo-socket-stream-source';
+
+export interface HelperContext {
+    /** Signs the stream `streamable` resolves to. */
+    signedStreamName(streamable: unknown): string;
+    assetsPath: string;
+    socketPath: string;
+}
+
+type HelperOptions = { hash?: Record<string, unknown> };
+
+
+const flatten = function (args: unknown[]): unknown[] {
+
+    return args.flatMap((arg) => Array.isArray(arg) ? flatten(arg) : [arg]);
+};
+
+
+/**
+ * Template helpers:
+ * - {{turbo_subscribe room "chat:RoomListStream" ...}}: one stream source element per stream;
+ * - {{turbo_head}}: the module scripts for Turbo, the socket.io client and the element.
+ */
+export const createHelpers = function (context: HelperContext) {
+
+    const turbo_subscribe = function (...args: unknown[]): Handlebars.SafeString {
+
+        const streamables = flatten(args.slice(0, -1) as unknown[]);        // The last argument is Handlebars' options
+        if (!streamables.length || streamables.some((item) => item === undefined || item === null || item === '')) {
+            throw new Error('turbo_subscribe needs one or more streams: a row, a Stream or an "<app>:<Class>" name');
+        }
+
+        return new Handlebars.SafeString(streamables.map((streamable) => {
+
+            const signed = context.signedStreamName(streamable);
+            return `<${ELEMENT} signed-stream-name="${escapeHtml(signed)}"></${ELEMENT}>`;
+        }).join(''));
+    };
+
+    const turbo_head = function (options?: HelperOptions): Handlebars.SafeString {
+
+        void options;
+        const assets = escapeHtml(context.assetsPath);
+        return new Handlebars.SafeString([
+            `<meta name="hapi-turbo-socket-path" content="${escapeHtml(context.socketPath)}">`,
+            `<script type="module" src="${assets}/turbo.es2017-esm.js"></script>`,
+            `<script type="module" src="${assets}/socket.io.esm.min.js"></script>`,
+            `<script type="module" src="${assets}/hapi-turbo.js"></script>`
+        ].join('\n'));
+    };
+
+    return { turbo_subscribe, turbo_head };
+};

@@ -1,0 +1,10 @@
+export { plugin, plugin as default, TURBO_STREAM_TYPE, type HapiTurboOptions, type TurboApi } from './plugin.ts';
+export { Stream, type StreamRuntime } from './stream.ts';
+export { ModelStream } from './model-stream.ts';
+export { TurboStream, FragmentError, type Fragment, type Content, type Target, type FragmentOptions } from './fragment.ts';
+export { TrustedHtml, escapeHtml } from './escape.ts';
+export { signStreamName, verifyStreamName } from './signing.ts';
+export { toViewContext } from './view-context.ts';
+export { MemoryTransport } from './transports/memory.ts';
+export type { BroadcastRecord, BroadcastFailure, BroadcastObserver, Transport } from './broadcaster.ts';
+export type { StreamDeclarations } from './registry.ts';

@@ -1,0 +1,165 @@
+import { Model, type ModelStatic, type Transaction } from 'sequelize';
+
+import { Stream } from './stream.ts';
+import { instanceOf } from './view-context.ts';
+
+export type AnyModel = ModelStatic<Model>;
+export type PrimaryKey = string | number;
+
+
+/**
+ * A stream per row of a Sequelize model. `static model = Message` ties the class to its model:
+ * every row gets `.stream` (the first ModelStream declared for the model) and saves and deletes
+ * call `onSave(instance, created, options)` and `onDelete(instance, options)` on a stream built for
+ * that row, after the outermost transaction commits.
+ */
+export class ModelStream<M extends Model = Model> extends Stream {
+
+    /** The model class, or its name in the plugin's `sequelize` instance. */
+    static model?: AnyModel | string;
+
+    readonly pk: PrimaryKey;
+    #instance: M | undefined;
+
+    constructor(instanceOrPk: M | PrimaryKey | object) {
+
+        const instance = instanceOf(instanceOrPk) as M | undefined;
+        const pk = instance ? primaryKeyOf(instance) : instanceOrPk;
+        if (typeof pk !== 'string' && typeof pk !== 'number') {
+            throw new TypeError(`${new.target.name} needs a saved row or its primary key`);
+        }
+
+        super(pk);
+        this.pk = pk;
+        this.#instance = instance;
+    }
+
+    override streamArgs(): readonly unknown[] {
+
+        return [this.pk];
+    }
+
+    /** The row, loaded on first use when the stream was rebuilt from a signed name. */
+    async instance(): Promise<M | null> {
+
+        if (!this.#instance) {
+            const model = (this.constructor as typeof ModelStream).model;
+            if (typeof model !== 'function') {
+                throw new Error(`${this.constructor.name}.model is not resolved: register the stream with hapi-turbo first`);
+            }
+
+            this.#instance = (await model.findByPk(this.pk) ?? undefined) as M | undefined;
+        }
+
+        return this.#instance ?? null;
+    }
+
+    onSave?(instance: M, created: boolean, options: object): unknown;
+
+    onDelete?(instance: M, options: object): unknown;
+}
+
+
+export type ModelStreamClass = typeof ModelStream & (new (instanceOrPk: never) => ModelStream);
+
+
+const primaryKeyOf = function (instance: Model): PrimaryKey | undefined {
+
+    const model = instance.constructor as AnyModel;
+    const pk: unknown = instance.get(model.primaryKeyAttribute);
+    return typeof pk === 'string' || typeof pk === 'number' ? pk : undefined;
+};
+
+
+/** Runs hook bodies for one registered stream class; the broadcaster catches and logs their errors. */
+export interface HookRunner {
+    (cls: ModelStreamClass, body: () => unknown, about: { model: string; event: string }): Promise<void>;
+}
+
+const HOOK_NAME = 'hapi-turbo';
+const STREAM_PROPERTY = 'stream';
+
+
+// Savepoints are transactions too, and their afterCommit runs when the savepoint is released, before
+// the real COMMIT: only the outermost transaction tells when the write is visible to others.
+const outermost = function (transaction: Transaction | null | undefined): Transaction | undefined {
+
+    let current = transaction ?? undefined;
+    while (current && (current as Transaction & { parent?: Transaction }).parent) {
+        current = (current as Transaction & { parent?: Transaction }).parent;
+    }
+
+    return current;
+};
+
+
+const afterCommit = async function (options: { transaction?: Transaction | null }, send: () => Promise<void>): Promise<void> {
+
+    const transaction = outermost(options.transaction);
+    if (transaction) {
+        transaction.afterCommit(send);              // Never on rollback
+        return;
+    }
+
+    await send();
+};
+
+
+/**
+ * Installs the Sequelize hooks for every model that has ModelStreams. Hooks are named, so registering
+ * again (a new server in the same process) replaces them instead of firing twice.
+ */
+export const wireModelStreams = function (classes: readonly ModelStreamClass[], run: HookRunner): void {
+
+    const byModel = new Map<AnyModel, ModelStreamClass[]>();
+    for (const cls of classes) {
+        const model = cls.model as AnyModel;
+        byModel.set(model, [...byModel.get(model) ?? [], cls]);
+    }
+
+    for (const [model, streams] of byModel) {
+        if (!model.sequelize) {
+            throw new Error(`${model.name} must be initialised (Model.init or sequelize.define) before hapi-turbo is registered`);
+        }
+
+        if (STREAM_PROPERTY in model.getAttributes()) {
+            throw new Error(`${model.name} has an attribute named "stream", which hapi-turbo needs for the row's stream`);
+        }
+
+        const primary = streams[0]!;
+        Object.defineProperty(model.prototype, STREAM_PROPERTY, {
+            configurable: true,
+            get(this: Model) {
+
+                return new primary(this as never);
+            }
+        });
+
+        type Call = (stream: ModelStream, instance: Model, options: object) => unknown;
+        const dispatch = function (event: string, call: Call) {
+
+            return (instance: Model, options: { transaction?: Transaction | null }) => afterCommit(options, async () => {
+
+                await Promise.all(streams.map((cls) => run(cls, () => call(new cls(instance as never), instance, options), { model: model.name, event })));
+            });
+        };
+
+        for (const type of ['afterCreate', 'afterUpdate', 'afterDestroy', 'beforeBulkCreate', 'beforeBulkUpdate', 'beforeBulkDestroy'] as const) {
+            model.removeHook(type, HOOK_NAME);
+        }
+
+        model.addHook('afterCreate', HOOK_NAME, dispatch('create', (stream, instance, options) => stream.onSave?.(instance, true, options)));
+        model.addHook('afterUpdate', HOOK_NAME, dispatch('update', (stream, instance, options) => stream.onSave?.(instance, false, options)));
+        model.addHook('afterDestroy', HOOK_NAME, dispatch('destroy', (stream, instance, options) => stream.onDelete?.(instance, options)));
+
+        // Bulk writes skip per-row hooks unless asked; ask, so every row broadcasts like a single save.
+        const perRow = (options: { individualHooks?: boolean }) => {
+
+            options.individualHooks = true;
+        };
+
+        model.addHook('beforeBulkCreate', HOOK_NAME, (_instances: unknown, options: { individualHooks?: boolean }) => perRow(options));
+        model.addHook('beforeBulkUpdate', HOOK_NAME, perRow);
+        model.addHook('beforeBulkDestroy', HOOK_NAME, perRow);
+    }
+};

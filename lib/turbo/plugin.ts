@@ -1,0 +1,301 @@
+import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import type { Plugin, Request, ResponseObject, ResponseToolkit, RouteOptionsAccess, Server } from '@hapi/hapi';
+import Inert from '@hapi/inert';
+import type {} from '@hapi/vision';
+import type { Server as SocketIoServer } from 'socket.io';
+
+import { Broadcaster, type BroadcastObserver, type BroadcastStats, type Transport } from './broadcaster.ts';
+import { createHelpers } from './helpers.ts';
+import { wireModelStreams } from './model-stream.ts';
+import { discoverStreams, StreamRegistry } from './registry.ts';
+import { renderFragments, type FragmentInput } from './renderer.ts';
+import { applyOptions, type ValidatedOptions } from './schemas.ts';
+import { signStreamName, verifyStreamName } from './signing.ts';
+import { bindStream, runtimeOf, unbindStream, type Stream } from './stream.ts';
+import { createAuthorizer } from './subscriptions.ts';
+import { MemoryTransport } from './transports/memory.ts';
+import { SocketIoTransport } from './transports/socket-io.ts';
+import { toViewContext } from './view-context.ts';
+
+export const TURBO_STREAM_TYPE = 'text/vnd.turbo-stream.html';
+
+const require = createRequire(import.meta.url);
+const pkg = require('../../package.json') as { name: string; version: string };
+
+/** Options of `server.register({ plugin: HapiTurbo, options })`; see docs/protocol.md and the README. */
+export interface HapiTurboOptions {
+    /** Signs stream names: at least 32 bytes. A list rotates keys (sign with the first, verify with all). Required unless NODE_ENV=test. */
+    secret?: string | string[];
+    /** Lets `static model = 'Message'` name a model of this instance. */
+    sequelize?: import('sequelize').Sequelize;
+    /** Stream classes by app: `{ chat: [RoomStream, MessageStream] }` or `{ chat: await import('./streams.ts') }`. */
+    streams?: import('./registry.ts').StreamDeclarations;
+    /** Where to discover `<app>/streams.ts` when `streams` is not given (default: `<cwd>/lib`). */
+    streamsPath?: string;
+    /** `'socket.io'` (default) or `'memory'` (in-process, for tests and scripts). */
+    transport?: 'socket.io' | 'memory';
+    /** socket.io's HTTP path (default `/socket.io`). */
+    path?: string;
+    /** Where the browser assets are served (default `/_turbo`). */
+    assetsPath?: string;
+    /** How a socket finds its user: an auth strategy name or route auth config; false for none. */
+    auth?: false | string | RouteOptionsAccess;
+    /** Largest frame a client may send (default 16 KiB). */
+    maxFrameBytes?: number;
+}
+
+/** `server.turbo` */
+export interface TurboApi {
+    /** Renders the fragments once and sends them, as one message, to every stream named. */
+    broadcast(streamables: unknown, ...fragments: FragmentInput[]): Promise<void>;
+    /** Renders fragments to <turbo-stream> markup (the same path broadcasts take). */
+    render(...fragments: FragmentInput[]): Promise<string>;
+    sign(name: string): string;
+    verify(signed: unknown): string | null;
+    /** The stream name of a row, a Stream, an "<app>:<Class>" name or a plain name. */
+    streamName(streamable: unknown): string;
+    signedStreamName(streamable: unknown): string;
+    /** Last seq published on a stream. */
+    currentSeq(streamable: unknown): number;
+    observe(observer: BroadcastObserver): () => void;
+    /** Resolves once every broadcast started so far has been published. */
+    drain(): Promise<void>;
+    readonly stats: Readonly<BroadcastStats>;
+    readonly transport: Transport;
+    /** The socket.io server, when that is the transport. */
+    readonly io: SocketIoServer | null;
+    readonly registry: StreamRegistry;
+}
+
+declare module '@hapi/hapi' {
+    interface Server {
+        turbo: TurboApi;
+    }
+
+    interface ResponseToolkit {
+        /** Replies with the fragments as `text/vnd.turbo-stream.html`. */
+        turboStream(...fragments: FragmentInput[]): Promise<ResponseObject>;
+    }
+
+    interface Request {
+        /** The client said it accepts Turbo Stream responses (Turbo does so on form submissions). */
+        acceptsTurboStream: boolean;
+    }
+}
+
+
+/** The turbo API of every server registered and not yet stopped in this process (for the testing kit). */
+export const liveTurbos = new Set<TurboApi>();
+
+
+const STATIC = fileURLToPath(new URL('../../static/turbo/', import.meta.url));
+
+const assetFiles = function (): Record<string, string> {
+
+    const turbo = join(dirname(require.resolve('@hotwired/turbo/package.json')), 'dist');
+    const socketIo = join(dirname(require.resolve('socket.io-client/package.json')), 'dist');
+    return {
+        'hapi-turbo.js': join(STATIC, 'hapi-turbo.js'),
+        'turbo.es2017-esm.js': join(turbo, 'turbo.es2017-esm.js'),
+        'socket.io.esm.min.js': join(socketIo, 'socket.io.esm.min.js'),
+        'socket.io.esm.min.js.map': join(socketIo, 'socket.io.esm.min.js.map')
+    };
+};
+
+
+const acceptsTurboStream = function (request: Request): boolean {
+
+    const accept = String(request.headers.accept ?? '');
+    return accept.split(',').some((type) => type.split(';')[0]!.trim() === TURBO_STREAM_TYPE);
+};
+
+
+// The route sockets are identified through: hapi runs the app's own auth for the handshake headers
+const identityAuth = function (server: Server, option: ValidatedOptions['auth']): RouteOptionsAccess | false {
+
+    if (option === false) {
+        return false;
+    }
+
+    if (typeof option === 'string') {
+        return { strategy: option, mode: 'try' };
+    }
+
+    if (option) {
+        return option as RouteOptionsAccess;
+    }
+
+    return server.auth.settings.default ? { mode: 'try' } : false;
+};
+
+
+const register = async function (server: Server, rawOptions: HapiTurboOptions): Promise<void> {
+
+    const options = applyOptions(rawOptions);
+    const secrets = options.secret === undefined ? [randomBytes(32).toString('hex')] : [options.secret].flat();
+
+    await server.register(Inert);                                       // once: a no-op when the app has it
+
+    const declarations = options.streams ?? await discoverStreams(options.streamsPath ?? join(process.cwd(), 'lib'));
+    const registry = new StreamRegistry(declarations, options.sequelize);
+
+    const identityPath = `${options.assetsPath}/identity`;
+    let identityRoute = false;
+    const identify = async function (headers: Record<string, string | string[] | undefined>): Promise<unknown> {
+
+        if (!identityRoute) {
+            return null;
+        }
+
+        const forwarded: Record<string, string> = {};
+        for (const name of ['cookie', 'authorization'] as const) {
+            const value = headers[name];
+            if (typeof value === 'string') {
+                forwarded[name] = value;
+            }
+        }
+
+        const res = await server.inject({ method: 'GET', url: identityPath, headers: forwarded, allowInternals: true });
+        return (res.result as { credentials?: unknown } | null)?.credentials ?? null;
+    };
+
+    const log = (tags: string[], data: object) => server.log(tags, data);
+    const authorize = createAuthorizer({ secrets, registry, log });
+    const transport = options.transport === 'memory' ?
+        new MemoryTransport() :
+        new SocketIoTransport({ listener: server.listener, path: options.path, secrets, authorize, identify, log, maxFrameBytes: options.maxFrameBytes });
+
+    const renderTemplate = (template: string, context: object) => server.render(template, context, { layout: false } as never);
+    const broadcaster = new Broadcaster({ transport, log, renderTemplate });
+
+    for (const [identity, cls] of registry.entries) {
+        bindStream(cls, identity, broadcaster);
+    }
+
+    wireModelStreams(registry.modelStreams, (cls, body, about) => runtimeOf(cls)?.runHook(body, about) ?? Promise.resolve());
+
+    // Signing is an HMAC per name; pages print the same few names over and over
+    const signed = new Map<string, string>();
+    const sign = function (name: string): string {
+
+        let value = signed.get(name);
+        if (value === undefined) {
+            value = signStreamName(name, secrets[0]!);
+            if (signed.size >= 10_000) {
+                signed.clear();
+            }
+
+            signed.set(name, value);
+        }
+
+        return value;
+    };
+
+    const resolveName = (streamable: unknown): string => {
+
+        const stream = registry.resolve(streamable);
+        return typeof stream === 'string' ? stream : stream.name;
+    };
+
+    const api: TurboApi = {
+        broadcast: (streamables, ...fragments) => broadcaster.broadcast([streamables].flat().map((item) => registry.resolve(item) as Stream | string), fragments),
+        render: (...fragments) => renderFragments(fragments, renderTemplate),
+        sign,
+        verify: (value) => verifyStreamName(value, secrets),
+        streamName: resolveName,
+        signedStreamName: (streamable) => sign(resolveName(streamable)),
+        currentSeq: (streamable) => broadcaster.currentSeq(resolveName(streamable)),
+        observe: (observer) => broadcaster.observe(observer),
+        drain: () => broadcaster.drain(),
+        stats: broadcaster.stats,
+        transport,
+        io: transport instanceof SocketIoTransport ? transport.io : null,
+        registry
+    };
+
+    server.decorate('server', 'turbo', api);
+    liveTurbos.add(api);
+    server.decorate('toolkit', 'turboStream', async function (this: ResponseToolkit, ...fragments: FragmentInput[]) {
+
+        return this.response(await api.render(...fragments)).type(TURBO_STREAM_TYPE);
+    });
+
+    server.decorate('request', 'acceptsTurboStream', acceptsTurboStream, { apply: true });
+
+    const files = assetFiles();
+    server.route({
+        method: 'GET',
+        path: `${options.assetsPath}/{file}`,
+        options: { auth: false },
+        handler: (request, h) => {
+
+            const file = files[request.params.file as string];
+            return file ? h.file(file, { confine: false }) : h.response({ error: 'Not Found' }).code(404);
+        }
+    });
+
+    // Pages get the same model-instance handling as broadcasts (see view-context.ts)
+    server.ext('onPreResponse', (request, h) => {
+
+        const response = request.response as { variety?: string; source?: { context?: object } };
+        if (response.variety === 'view' && response.source?.context) {
+            response.source.context = toViewContext(response.source.context);
+        }
+
+        return h.continue;
+    });
+
+    server.ext('onPreStart', () => {
+
+        liveTurbos.add(api);
+        const manager = server.getViewsManager();
+        if (!manager) {
+            throw new Error('hapi-turbo needs a views manager: call server.views({ engines: { html: Handlebars }, ... }) before starting');
+        }
+
+        const helpers = createHelpers({ signedStreamName: api.signedStreamName, assetsPath: options.assetsPath, socketPath: options.path });
+        for (const [name, helper] of Object.entries(helpers)) {
+            manager.registerHelper(name, helper);
+        }
+
+        const auth = identityAuth(server, options.auth);
+        if (auth && !identityRoute) {
+            server.route({
+                method: 'GET',
+                path: identityPath,
+                options: { isInternal: true, auth },
+                handler: (request) => ({ credentials: request.auth.credentials ?? null })
+            });
+
+            identityRoute = true;
+        }
+    });
+
+    server.ext('onPreStop', async () => {
+
+        await broadcaster.drain();
+        await transport.stop();
+    });
+
+    server.ext('onPostStop', () => {
+
+        liveTurbos.delete(api);
+        for (const [, cls] of registry.entries) {
+            unbindStream(cls, broadcaster);
+        }
+    });
+};
+
+
+export const plugin: Plugin<HapiTurboOptions> = {
+    name: pkg.name,
+    version: pkg.version,
+    requirements: { hapi: '>=21' },
+    dependencies: { '@hapi/vision': '>=7' },
+    once: true,
+    register
+};

@@ -1,0 +1,181 @@
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+import type { Sequelize } from 'sequelize';
+
+import { ModelStream, type AnyModel, type ModelStreamClass } from './model-stream.ts';
+import { Stream } from './stream.ts';
+import { instanceOf } from './view-context.ts';
+
+export type StreamClass = typeof Stream;
+
+/** Stream classes by app name: `{ chat: [RoomStream, MessageStream] }`, or module namespaces. */
+export type StreamDeclarations = Record<string, readonly StreamClass[] | Record<string, unknown>>;
+
+// "chat:RoomStream" or "chat:RoomStream[4]": an identity, then the JSON of the constructor arguments
+const STREAM_NAME = /^([A-Za-z0-9_.-]+:[A-Za-z_$][\w$]*)(\[.*\])?$/s;
+const BASE_CLASSES = new Set<unknown>([Stream, ModelStream]);
+const MODULE_NAMES = ['streams.ts', 'streams.js', 'streams.mjs'];
+
+
+const isStreamClass = function (value: unknown): value is StreamClass {
+
+    return typeof value === 'function' && value.prototype instanceof Stream && !BASE_CLASSES.has(value) &&
+        !Object.prototype.hasOwnProperty.call(value, 'abstract');
+};
+
+
+/**
+ * Finds `<dir>/<app>/streams.ts` modules, the way turbo-django finds `streams.py`: the folder is the
+ * app name and every exported Stream subclass is registered as "<app>:<ExportName>".
+ */
+export const discoverStreams = async function (dir: string): Promise<StreamDeclarations> {
+
+    const found: StreamDeclarations = {};
+    let entries: string[];
+    try {
+        entries = (await readdir(dir)).sort();
+    }
+    catch {
+        return found;
+    }
+
+    for (const app of entries) {
+        for (const file of MODULE_NAMES) {
+            const path = join(dir, app, file);
+            if (!(await stat(path).catch(() => null))?.isFile()) {
+                continue;
+            }
+
+            found[app] = await import(pathToFileURL(path).href) as Record<string, unknown>;
+            break;
+        }
+    }
+
+    return found;
+};
+
+
+export class StreamRegistry {
+
+    readonly #classes = new Map<string, StreamClass>();
+
+    constructor(declarations: StreamDeclarations, sequelize?: Sequelize) {
+
+        for (const [app, declared] of Object.entries(declarations)) {
+            const candidates = Array.isArray(declared) ? declared.map((cls) => [cls.name, cls] as const) : Object.entries(declared);
+            for (const [exportName, value] of candidates) {
+                if (!isStreamClass(value)) {
+                    if (Array.isArray(declared)) {
+                        throw new TypeError(`streams.${app} holds ${String(exportName)}, which is not a Stream subclass`);
+                    }
+
+                    continue;
+                }
+
+                if ([...this.#classes.values()].includes(value)) {
+                    continue;                                   // Re-exported from another app's module
+                }
+
+                this.#classes.set(`${app}:${exportName}`, value);
+                if (value.prototype instanceof ModelStream) {
+                    this.#resolveModel(value as ModelStreamClass, sequelize);
+                }
+            }
+        }
+    }
+
+    #resolveModel(cls: ModelStreamClass, sequelize: Sequelize | undefined): void {
+
+        const model = cls.model;
+        if (typeof model === 'string') {
+            const resolved = sequelize?.models[model];
+            if (!resolved) {
+                throw new Error(`${cls.name}.model is "${model}", but ${sequelize ? 'the sequelize instance has no such model' : 'no "sequelize" option was given to look it up'}`);
+            }
+
+            cls.model = resolved as AnyModel;
+            return;
+        }
+
+        if (typeof model !== 'function') {
+            throw new Error(`${cls.name} extends ModelStream but has no "static model"`);
+        }
+    }
+
+    get entries(): [string, StreamClass][] {
+
+        return [...this.#classes.entries()];
+    }
+
+    get modelStreams(): ModelStreamClass[] {
+
+        return [...this.#classes.values()].filter((cls) => cls.prototype instanceof ModelStream) as ModelStreamClass[];
+    }
+
+    /**
+     * Turns what a template or a caller names into a stream: a Stream instance, a row (or its view
+     * copy) whose model has a ModelStream, a registered "<app>:<Class>" name, or any other string,
+     * which is a plain stream name (as in turbo-rails).
+     */
+    resolve(streamable: unknown): Stream | string {
+
+        if (streamable instanceof Stream) {
+            return streamable;
+        }
+
+        const instance = instanceOf(streamable);
+        if (instance) {
+            const stream: unknown = (instance as unknown as { stream?: unknown }).stream;
+            if (!(stream instanceof Stream)) {
+                throw new Error(`${instance.constructor.name} has no ModelStream: declare one with "static model = ${instance.constructor.name}"`);
+            }
+
+            return stream;
+        }
+
+        if (typeof streamable === 'string' && streamable.length > 0) {
+            if (!STREAM_NAME.test(streamable)) {
+                return streamable;
+            }
+
+            const stream = this.fromName(streamable);
+            if (!stream) {
+                throw new Error(`unknown stream "${streamable}"; registered streams: ${[...this.#classes.keys()].join(', ') || 'none'}`);
+            }
+
+            return stream;
+        }
+
+        throw new TypeError(`cannot make a stream of ${streamable === null ? 'null' : typeof streamable}`);
+    }
+
+    /** Rebuilds the stream a (verified) name stands for; null when no registered class has that name. */
+    fromName(name: string): Stream | null {
+
+        const match = STREAM_NAME.exec(name);
+        const cls = match ? this.#classes.get(match[1]!) : undefined;
+        if (!match || !cls) {
+            return null;
+        }
+
+        let args: unknown = [];
+        if (match[2]) {
+            try {
+                args = JSON.parse(match[2]);
+            }
+            catch {
+                return null;
+            }
+        }
+
+        return new (cls as new (...args: unknown[]) => Stream)(...(args as unknown[]));
+    }
+
+    /** True when `name` is "<app>:<Class>[...]": such names always map to a class. */
+    static isClassName(name: string): boolean {
+
+        return STREAM_NAME.test(name);
+    }
+}

@@ -1,0 +1,51 @@
+import Joi from 'joi';
+
+// Every option the plugin takes, validated in one place
+
+const secret = Joi.string().custom((value: string, helpers) => {
+
+    return Buffer.byteLength(value, 'utf8') >= 32 ? value : helpers.error('any.invalid');
+}).messages({ 'any.invalid': '{{#label}} must be at least 32 bytes long' });
+
+const urlPath = Joi.string().pattern(/^\/[\w./-]*$/).pattern(/\/$/, { invert: true, name: 'no trailing slash' });
+
+
+export const pluginOptions = Joi.object({
+    // Signs stream names. Several rotate keys: new names are signed with the first, all verify.
+    secret: Joi.alternatives(secret, Joi.array().items(secret).min(1))
+        .when('$test', { is: true, otherwise: Joi.required() }),
+    sequelize: Joi.object().unknown(true),
+    streams: Joi.object().pattern(/^[A-Za-z0-9_.-]+$/, Joi.alternatives(Joi.array().items(Joi.function()), Joi.object().unknown(true))),
+    streamsPath: Joi.string(),
+    transport: Joi.string().valid('socket.io', 'memory').default('socket.io'),
+    path: urlPath.default('/socket.io'),
+    assetsPath: urlPath.default('/_turbo'),
+    // How sockets find their user: a hapi auth strategy name or route auth config, false for none.
+    // By default the server's default strategy is tried when it has one.
+    auth: Joi.alternatives(Joi.boolean().valid(false), Joi.string(), Joi.object().unknown(true)),
+    maxFrameBytes: Joi.number().integer().min(1024).max(1e7).default(16 * 1024)
+}).oxor('streams', 'streamsPath');
+
+
+export interface ValidatedOptions {
+    secret?: string | string[];
+    sequelize?: import('sequelize').Sequelize;
+    streams?: import('./registry.ts').StreamDeclarations;
+    streamsPath?: string;
+    transport: 'socket.io' | 'memory';
+    path: string;
+    assetsPath: string;
+    auth?: false | string | object;
+    maxFrameBytes: number;
+}
+
+
+export const applyOptions = function (options: unknown): ValidatedOptions {
+
+    const { value, error } = pluginOptions.validate(options ?? {}, { context: { test: process.env.NODE_ENV === 'test' } });
+    if (error) {
+        throw new Error(`Invalid hapi-turbo options: ${error.message}`);
+    }
+
+    return value as ValidatedOptions;
+};

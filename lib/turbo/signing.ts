@@ -1,0 +1,64 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+// The signed form is the one turbo-rails' MessageVerifier produces, so names signed here verify in
+// turbo-rails, AnyCable and their clients and vice versa:
+//   base64(JSON.stringify(name)) + "--" + hex(HMAC-SHA256(secret, base64Part))
+
+const SEPARATOR = '--';
+const DIGEST_HEX_LENGTH = 64;
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+
+
+const digest = function (secret: string, payload: string): string {
+
+    return createHmac('sha256', secret).update(payload).digest('hex');
+};
+
+
+export const signStreamName = function (name: string, secret: string): string {
+
+    const payload = Buffer.from(JSON.stringify(name), 'utf8').toString('base64');
+    return payload + SEPARATOR + digest(secret, payload);
+};
+
+
+/**
+ * Returns the stream name inside `signed` when one of `secrets` signed it, otherwise null.
+ * Several secrets allow key rotation: sign with the first, keep accepting the older ones.
+ */
+export const verifyStreamName = function (signed: unknown, secrets: string | readonly string[]): string | null {
+
+    if (typeof signed !== 'string' || signed.length > 8192) {
+        return null;
+    }
+
+    const at = signed.lastIndexOf(SEPARATOR);
+    if (at <= 0) {
+        return null;
+    }
+
+    const payload = signed.slice(0, at);
+    const signature = signed.slice(at + SEPARATOR.length);
+    if (signature.length !== DIGEST_HEX_LENGTH || !BASE64.test(payload)) {
+        return null;
+    }
+
+    const given = Buffer.from(signature, 'utf8');
+    let valid = false;
+    for (const secret of typeof secrets === 'string' ? [secrets] : secrets) {
+        // Every secret is compared, valid or not, so timing does not tell which key matched
+        valid = timingSafeEqual(given, Buffer.from(digest(secret, payload), 'utf8')) || valid;
+    }
+
+    if (!valid) {
+        return null;
+    }
+
+    try {
+        const name: unknown = JSON.parse(Buffer.from(payload, 'base64').toString('utf8'));
+        return typeof name === 'string' ? name : null;
+    }
+    catch {
+        return null;
+    }
+};

@@ -1,0 +1,154 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import Hapi from '@hapi/hapi';
+import Vision from '@hapi/vision';
+import Handlebars from 'handlebars';
+import { DataTypes, Model, Sequelize, type InferAttributes, type InferCreationAttributes, type CreationOptional, type ForeignKey, type NonAttribute } from 'sequelize';
+import { io as connect, type Socket } from 'socket.io-client';
+
+import HapiTurbo, { ModelStream, Stream, type HapiTurboOptions } from '../../lib/turbo/index.ts';
+
+export const VIEWS = fileURLToPath(new URL('./views/', import.meta.url));
+export const SECRET = 'a-test-secret-that-is-long-enough-to-sign';
+
+
+/**
+ * A small app on a real sqlite file: topics and their posts, each post broadcast to its topic's
+ * stream. Every call builds fresh model and stream classes, so tests never share hooks.
+ */
+export const createFixture = async function (options: Partial<HapiTurboOptions> & { onSave?: (post: Model & { id: number; topicId: number; body: string }, created: boolean) => unknown } = {}) {
+
+    const dir = await mkdtemp(join(tmpdir(), 'hapi-turbo-'));
+    const sequelize = new Sequelize({ dialect: 'sqlite', storage: join(dir, 'test.sqlite'), logging: false });
+
+    class Topic extends Model<InferAttributes<Topic>, InferCreationAttributes<Topic>> {
+        declare id: CreationOptional<number>;
+        declare title: string;
+        declare readonly stream: NonAttribute<TopicStream>;
+    }
+
+    class Post extends Model<InferAttributes<Post>, InferCreationAttributes<Post>> {
+        declare id: CreationOptional<number>;
+        declare body: string;
+        declare topicId: ForeignKey<number>;
+        declare readonly stream: NonAttribute<PostStream>;
+    }
+
+    Topic.init({ id: { type: DataTypes.INTEGER, primaryKey: true, autoIncrement: true }, title: DataTypes.STRING }, { sequelize, modelName: 'Topic' });
+    Post.init({ id: { type: DataTypes.INTEGER, primaryKey: true, autoIncrement: true }, body: DataTypes.STRING }, { sequelize, modelName: 'Post' });
+    Topic.hasMany(Post, { as: 'posts', foreignKey: 'topicId' });
+    Post.belongsTo(Topic, { as: 'topic', foreignKey: 'topicId' });
+    await sequelize.sync();
+
+    class TopicStream extends ModelStream<Topic> {
+        static override model = Topic;
+    }
+
+    class PostStream extends ModelStream<Post> {
+        static override model = Post;
+
+        override async onSave(post: Post, created: boolean) {
+
+            if (options.onSave) {
+                return await options.onSave(post, created);
+            }
+
+            const topic = new TopicStream(post.topicId);
+            if (created) {
+                await topic.append('blog/post', { post }, { id: 'posts' });
+            }
+            else {
+                await topic.replace('blog/post', { post }, { id: `post-${post.id}` });
+            }
+        }
+
+        override async onDelete(post: Post) {
+
+            await new TopicStream(post.topicId).remove({ id: `post-${post.id}` });
+        }
+    }
+
+    class NoticeStream extends Stream {
+        override userPassesTest(user: unknown) {
+
+            return (user as { admin?: boolean } | null)?.admin === true;
+        }
+    }
+
+    const server = Hapi.server({ host: '127.0.0.1', port: 0 });
+    await server.register(Vision);
+    server.views({ engines: { html: Handlebars.create() }, path: VIEWS, partialsPath: VIEWS, isCached: true });
+
+    const { onSave: _, ...pluginOptions } = options;
+    await server.register({ plugin: HapiTurbo, options: { secret: SECRET, sequelize, streams: { blog: [TopicStream, PostStream, NoticeStream] }, ...pluginOptions } });
+
+    const sockets: Socket[] = [];
+    const fixture = {
+        server, sequelize, Topic, Post, TopicStream, PostStream, NoticeStream,
+        async start() {
+
+            await server.start();
+            return fixture;
+        },
+        /** A real socket.io client on the /turbo namespace, connected. */
+        async client(extra: { headers?: Record<string, string> } = {}): Promise<Socket> {
+
+            const socket = connect(`http://127.0.0.1:${server.info.port}/turbo`, { transports: ['websocket'], reconnection: false, forceNew: true, extraHeaders: extra.headers });
+            sockets.push(socket);
+            await new Promise<void>((resolve, reject) => {
+
+                socket.once('connect', () => resolve());
+                socket.once('connect_error', reject);
+            });
+
+            return socket;
+        },
+        async subscribe(socket: Socket, signedStreamName: unknown): Promise<{ ok: boolean; error?: string; stream?: string }> {
+
+            return await socket.timeout(5000).emitWithAck('subscribe', { signedStreamName });
+        },
+        async close() {
+
+            sockets.forEach((socket) => socket.disconnect());
+            await server.stop({ timeout: 1000 });
+            await sequelize.close();
+            await rm(dir, { recursive: true, force: true });
+        }
+    };
+
+    return fixture;
+};
+
+export type Fixture = Awaited<ReturnType<typeof createFixture>>;
+
+
+/** Collects `turbo-stream` events a client receives. */
+export const collect = function (socket: Socket) {
+
+    const received: { html: string; stream: string; seq: number }[] = [];
+    socket.on('turbo-stream', (html: string, meta: { stream: string; seq: number }) => received.push({ html, ...meta }));
+    return received;
+};
+
+
+/** Waits until `check` passes, polling; fails with the last error after `ms`. */
+export const eventually = async function (check: () => void, ms = 5000): Promise<void> {
+
+    const until = Date.now() + ms;
+    for (;;) {
+        try {
+            check();
+            return;
+        }
+        catch (error) {
+            if (Date.now() > until) {
+                throw error;
+            }
+
+            await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+    }
+};
