@@ -134,7 +134,11 @@ export const collect = function (socket: Socket) {
 };
 
 
-/** Waits until `check` passes, polling; fails with the last error after `ms`. */
+/**
+ * Waits until `check` passes, polling; fails with the last error after `ms`. Give its assertions
+ * explicit values (assert.equal): a bare failing assert.ok() makes node re-read the source file for
+ * its message on every poll, which is very slow under tsx.
+ */
 export const eventually = async function (check: () => void, ms = 5000): Promise<void> {
 
     const until = Date.now() + ms;

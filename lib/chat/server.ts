@@ -1,0 +1,113 @@
+import { fileURLToPath } from 'node:url';
+
+import Crumb from '@hapi/crumb';
+import Hapi from '@hapi/hapi';
+import Inert from '@hapi/inert';
+import Vision from '@hapi/vision';
+import Handlebars from 'handlebars';
+
+import HapiTurbo from '../turbo/index.ts';
+import { openDatabase, storageOf } from './database.ts';
+import { errorPage } from './error-pages.ts';
+import { initModels } from './models.ts';
+import { routes } from './routes.ts';
+import { loadSecret } from './secret.ts';
+import { formatTime } from './time.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const DATA = fileURLToPath(new URL('../../data/', import.meta.url));
+
+export interface ChatServerOptions {
+    /** "sqlite:<path>" or "sqlite::memory:"; default data/chat.sqlite in the project. */
+    databaseUrl?: string;
+    port?: number | string;
+    host?: string;
+    /** Signs stream names (at least 32 bytes); default a development key kept in data/secret. */
+    secret?: string;
+    /** 'memory' keeps broadcasts in the process (scripts, tests). */
+    transport?: 'socket.io' | 'memory';
+    /** Mark the CSRF cookie Secure; on by default in production, where the app sits behind HTTPS. */
+    secureCookies?: boolean;
+    /** Add "Demo Room" when there are no rooms (default true). */
+    seed?: boolean;
+}
+
+const PAYLOAD_MAX_BYTES = 64 * 1024;
+
+
+const seedDemo = async function (models: ReturnType<typeof initModels>): Promise<void> {
+
+    const { Room, Message } = models;
+    if (await Room.count()) {
+        return;
+    }
+
+    await Room.sequelize!.transaction(async (transaction) => {
+
+        const room = await Room.create({ name: 'Demo Room' }, { transaction });
+        await Message.create({ roomId: room.id, text: 'demo message' }, { transaction });
+    });
+};
+
+
+/** The chat app: pages, forms and live updates over a sqlite database. Call `server.start()` to serve. */
+export const createServer = async function (options: ChatServerOptions = {}) {
+
+    const sequelize = await openDatabase(storageOf(options.databaseUrl ?? `sqlite:${DATA}chat.sqlite`));
+    const models = initModels(sequelize);
+    await sequelize.sync();
+    if (options.seed !== false) {
+        await seedDemo(models);                 // Before hapi-turbo is registered: nobody is listening yet
+    }
+
+    const server = Hapi.server({
+        port: options.port ?? 3000,
+        host: options.host ?? 'localhost',
+        routes: {
+            payload: { maxBytes: PAYLOAD_MAX_BYTES },
+            security: { hsts: false, referrer: 'same-origin' },
+            // A stray cookie from another app on the same host must not break every page
+            state: { parse: true, failAction: 'log' }
+        }
+    });
+
+    await server.register([Vision, Inert]);
+    const views = server.views({
+        engines: { html: Handlebars.create() },
+        relativeTo: ROOT,
+        path: 'views',
+        partialsPath: 'views',
+        layout: true,
+        layoutPath: 'views'
+    });
+
+    views.registerHelper('time', formatTime);
+
+    // Turbo sends the <meta name="csrf-token"> value as X-CSRF-Token on every form submission;
+    // restful mode checks that header, so no per-user token is ever rendered inside a broadcast.
+    await server.register({
+        plugin: Crumb,
+        options: {
+            restful: true,
+            cookieOptions: { path: '/', isSecure: options.secureCookies ?? process.env.NODE_ENV === 'production', isHttpOnly: true, isSameSite: 'Strict', ignoreErrors: true }
+        }
+    });
+
+    await server.register({
+        plugin: HapiTurbo,
+        options: {
+            secret: options.secret ?? await loadSecret(`${DATA}secret`),
+            sequelize,
+            transport: options.transport,
+            streams: { chat: await import('./streams.ts') }
+        }
+    });
+
+    server.ext('onPreResponse', errorPage);
+    server.ext('onPostStop', () => sequelize.close());
+    server.route(routes);
+
+    return { server, sequelize, ...models };
+};
+
+export type ChatServer = Awaited<ReturnType<typeof createServer>>;

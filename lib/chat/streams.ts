@@ -1,0 +1,61 @@
+import { ModelStream, Stream } from '../turbo/index.ts';
+import { Message, Room } from './models.ts';
+
+// Every exported Stream subclass is registered as "chat:<ClassName>"
+
+
+/** The room detail page subscribes to its room: `{{turbo_subscribe room}}`. */
+export class RoomStream extends ModelStream<Room> {
+
+    static override model = Room;
+
+    override async onSave(room: Room, created: boolean) {
+
+        if (created) {
+            await new RoomListStream().addRoom(room);
+        }
+    }
+}
+
+
+/** Messages are saved one by one but shown on their room's page, so they broadcast on the room's stream. */
+export class MessageStream extends ModelStream<Message> {
+
+    static override model = Message;
+
+    override async onSave(message: Message, created: boolean) {
+
+        const room = new RoomStream(message.roomId);
+        if (created) {
+            await room.append('chat/components/message', { message }, { id: 'messages' });
+            return;
+        }
+
+        await room.replace('chat/components/message', { message }, { id: `message-${message.id}` });
+    }
+
+    override async onDelete(message: Message) {
+
+        await new RoomStream(message.roomId).remove({ id: `message-${message.id}` });
+    }
+}
+
+
+/** The room list page: `{{turbo_subscribe "chat:RoomListStream"}}`. */
+export class RoomListStream extends Stream {
+
+    addRoom(room: Room) {
+
+        return this.append('chat/components/room_list_item', { room }, { id: 'room_list' });
+    }
+
+    deleteAll() {
+
+        return this.remove({ selector: '#room_list li' });
+    }
+}
+
+
+/** The broadcast box demo: a plain stream, fed by the /broadcast form (or by anyone holding the server). */
+export class BroadcastStream extends Stream {
+}

@@ -1,0 +1,174 @@
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+
+import { io as connect } from 'socket.io-client';
+
+import { signStreamName } from '../../../lib/turbo/signing.ts';
+import { TurboStream } from '../../../lib/turbo/fragment.ts';
+import { collect, createFixture, eventually, SECRET, type Fixture } from '../../support/fixture.ts';
+
+
+describe('socket.io transport', () => {
+
+    let fixture: Fixture;
+
+    beforeEach(async () => {
+
+        fixture = await createFixture();
+    });
+
+    afterEach(async () => {
+
+        await fixture.close();
+    });
+
+    it('answers a forged name with an error ack, and the same socket can still subscribe', async () => {
+
+        await fixture.start();
+        const topic = await fixture.Topic.create({ title: 'News' });
+        const socket = await fixture.client();
+        const received = collect(socket);
+
+        const forged = signStreamName(topic.stream.name, 'not-the-server-secret-but-long-enough');
+        assert.deepEqual(await fixture.subscribe(socket, forged), { ok: false, error: 'invalid-signature' });
+        const valid = fixture.server.turbo.signedStreamName(topic);
+        const tampered = Buffer.from(JSON.stringify(`blog:TopicStream[${topic.id + 1}]`)).toString('base64') + valid.slice(valid.indexOf('--'));
+        assert.deepEqual(await fixture.subscribe(socket, tampered), { ok: false, error: 'invalid-signature' });
+
+        assert.ok(socket.connected);
+        assert.deepEqual(await fixture.subscribe(socket, valid), { ok: true, stream: topic.stream.name });
+        await fixture.Post.create({ body: 'after', topicId: topic.id });
+        await eventually(() => assert.equal(received.length, 1));
+    });
+
+    it('answers malformed frames with bad-request or ignores them, and stays up', async () => {
+
+        await fixture.start();
+        const socket = await fixture.client();
+        for (const payload of [undefined, null, 42, 'name', [], [1, 2], { signedStreamName: 42 }, { signedStreamName: '' }, { signedStreamName: 'x'.repeat(5000) }, { other: 1 }]) {
+            assert.deepEqual(await socket.timeout(2000).emitWithAck('subscribe', payload), { ok: false, error: 'bad-request' }, JSON.stringify(payload));
+            assert.deepEqual(await socket.timeout(2000).emitWithAck('unsubscribe', payload), { ok: false, error: 'bad-request' }, JSON.stringify(payload));
+        }
+
+        socket.emit('subscribe', { signedStreamName: 'no ack wanted' });
+        socket.emit('subscribe');
+        socket.emit('no-such-event', { a: 1 }, () => undefined);
+        socket.emit('subscribe', Buffer.from([1, 2, 3]), () => undefined);
+
+        const topic = await fixture.Topic.create({ title: 'News' });
+        assert.deepEqual(await fixture.subscribe(socket, fixture.server.turbo.signedStreamName(topic)), { ok: true, stream: topic.stream.name });
+        assert.ok(socket.connected);
+    });
+
+    it('disconnects a client that sends a frame above the size limit, and serves the others', async () => {
+
+        await fixture.start();
+        const [big, other] = [await fixture.client(), await fixture.client()];
+        const closed = new Promise((resolve) => big.once('disconnect', resolve));
+        big.emit('subscribe', { signedStreamName: 'x'.repeat(64 * 1024) });
+        await closed;
+
+        const topic = await fixture.Topic.create({ title: 'News' });
+        assert.deepEqual(await fixture.subscribe(other, fixture.server.turbo.signedStreamName(topic)), { ok: true, stream: topic.stream.name });
+    });
+
+    it('renders once for 50 subscribers, and every one of them receives the message', async () => {
+
+        await fixture.start();
+        const topic = await fixture.Topic.create({ title: 'News' });
+        const signed = fixture.server.turbo.signedStreamName(topic);
+        const clients = await Promise.all(Array.from({ length: 50 }, () => fixture.client()));
+        const inboxes = clients.map(collect);
+        await Promise.all(clients.map((socket) => fixture.subscribe(socket, signed)));
+
+        const before = { ...fixture.server.turbo.stats };
+        await fixture.Post.create({ body: 'to all', topicId: topic.id });
+        await eventually(() => assert.equal(inboxes.filter((inbox) => inbox.length === 1).length, 50));
+
+        assert.equal(fixture.server.turbo.stats.renders - before.renders, 1, 'one render pass');
+        assert.equal(fixture.server.turbo.stats.templates - before.templates, 1, 'one template render');
+        assert.equal(new Set(inboxes.map((inbox) => inbox[0]!.html)).size, 1);
+    });
+
+    it('stops sending after unsubscribe', async () => {
+
+        await fixture.start();
+        const topic = await fixture.Topic.create({ title: 'News' });
+        const socket = await fixture.client();
+        const received = collect(socket);
+        const signed = fixture.server.turbo.signedStreamName(topic);
+        await fixture.subscribe(socket, signed);
+        await fixture.Post.create({ body: 'one', topicId: topic.id });
+        await eventually(() => assert.equal(received.length, 1));
+
+        assert.deepEqual(await socket.timeout(2000).emitWithAck('unsubscribe', { signedStreamName: signed }), { ok: true, stream: topic.stream.name });
+        await fixture.Post.create({ body: 'two', topicId: topic.id });
+        await fixture.server.turbo.drain();
+        const probe = collect(await fixture.client());
+        assert.equal(probe.length, 0);
+        // A round trip on the same socket: anything sent before it would have arrived first
+        await fixture.subscribe(socket, 'bogus');
+        assert.equal(received.length, 1);
+    });
+
+    it('delivers plain (non-class) stream names, as turbo-rails signs them', async () => {
+
+        await fixture.start();
+        const socket = await fixture.client();
+        const received = collect(socket);
+        assert.deepEqual(await fixture.subscribe(socket, signStreamName('room/1989', SECRET)), { ok: true, stream: 'room/1989' });
+        await fixture.server.turbo.broadcast('room/1989', TurboStream.update({ id: 'box' }, { text: 'hi' }));
+        await eventually(() => assert.deepEqual(received, [{ html: '<turbo-stream action="update" target="box"><template>hi</template></turbo-stream>', stream: 'room/1989', seq: 1 }]));
+    });
+
+    it('asks userPassesTest with the user hapi auth finds on the handshake', async () => {
+
+        fixture.server.auth.scheme('bearer', () => ({
+            authenticate: (request, h) => {
+
+                const token = /^Bearer (\w+)$/.exec(String(request.headers.authorization ?? ''))?.[1];
+                return token ? h.authenticated({ credentials: { user: token, admin: token === 'admin' } }) : h.unauthenticated(new Error('no token'));
+            }
+        }));
+        fixture.server.auth.strategy('bearer', 'bearer');
+        fixture.server.auth.default('bearer');
+        await fixture.start();
+
+        const notice = fixture.server.turbo.signedStreamName('blog:NoticeStream');
+        const anonymous = await fixture.client();
+        const reader = await fixture.client({ headers: { authorization: 'Bearer reader' } });
+        const admin = await fixture.client({ headers: { authorization: 'Bearer admin' } });
+        assert.deepEqual(await fixture.subscribe(anonymous, notice), { ok: false, error: 'forbidden' });
+        assert.deepEqual(await fixture.subscribe(reader, notice), { ok: false, error: 'forbidden' });
+        assert.deepEqual(await fixture.subscribe(admin, notice), { ok: true, stream: 'blog:NoticeStream' });
+    });
+
+    it('refuses the default namespace', async () => {
+
+        await fixture.start();
+        const socket = connect(`http://127.0.0.1:${fixture.server.info.port}/`, { transports: ['websocket'], reconnection: false, forceNew: true });
+        const error = await new Promise<Error>((resolve) => socket.once('connect_error', resolve));
+        socket.disconnect();
+        assert.match(error.message, /\/turbo namespace/);
+    });
+
+    it('keeps per-stream order and numbers messages 1, 2, 3 even when an earlier render is slower', async () => {
+
+        await fixture.start();
+        const topic = await fixture.Topic.create({ title: 'News' });
+        const socket = await fixture.client();
+        const received = collect(socket);
+        await fixture.subscribe(socket, fixture.server.turbo.signedStreamName(topic));
+
+        await Promise.all([
+            fixture.server.turbo.broadcast(topic, TurboStream.append({ id: 'posts' }, { template: 'blog/post', context: { post: { id: 1, body: 'slow' } } })),
+            fixture.server.turbo.broadcast(topic, TurboStream.append({ id: 'posts' }, { text: 'fast' })),
+            fixture.server.turbo.broadcast(topic, TurboStream.append({ id: 'posts' }, { text: 'fastest' }))
+        ]);
+
+        await eventually(() => assert.equal(received.length, 3));
+        assert.deepEqual(received.map((item) => item.seq), [1, 2, 3]);
+        assert.match(received[0]!.html, /slow/);
+        assert.match(received[2]!.html, /fastest/);
+    });
+});
