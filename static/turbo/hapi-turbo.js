@@ -30,17 +30,25 @@ class Connection {
                 }
             });
 
-            this.#socket.on('disconnect', () => {
+            this.#socket.on('disconnect', (reason) => {
 
                 for (const entry of this.#bySigned.values()) {
                     entry.elements.forEach((element) => element.setConnected(false));
+                }
+
+                // socket.io reconnects by itself after network failures but not when the server
+                // closed the socket on purpose; the page must not go deaf, so retry after a pause
+                if (reason === 'io server disconnect') {
+                    setTimeout(() => this.#socket.connect(), 1000 + Math.random() * 2000);
                 }
             });
 
             this.#socket.on('turbo-stream', (html, meta) => {
 
+                // One element per stream hands the message to Turbo: the page applies it once
+                // however many elements share the stream
                 const entry = typeof html === 'string' && meta ? this.#byStream.get(meta.stream) : undefined;
-                entry?.elements.forEach((element) => element.receive(html, meta));
+                entry?.elements.values().next().value?.receive(html, meta);
             });
         }
 

@@ -107,11 +107,12 @@ export class SocketIoTransport implements Transport {
         this.namespace.to(record.stream).emit('turbo-stream', record.html, { stream: record.stream, seq: record.seq });
     }
 
-    // io.close() would also close hapi's listener; hapi closes it itself, and engine.io follows it
+    // Closes every connection without a socket.io "disconnect" packet, so clients see the transport
+    // drop and reconnect by themselves (to this server once it starts again, or to another one).
+    // io.close() is not used: it would also close hapi's listener, which hapi closes itself.
     stop(): Promise<void> {
 
-        this.namespace.local.disconnectSockets(true);
-        this.io.local.disconnectSockets(true);
+        this.io.engine.close();
         return Promise.resolve();
     }
 }
