@@ -7,6 +7,7 @@ import { createFixture, type Fixture } from '../support/fixture.ts';
 // and look at the server's rooms directly.
 
 const test = base.extend<object, { app: Fixture }>({
+    // eslint-disable-next-line no-empty-pattern -- Playwright reads a fixture's dependencies from this pattern
     app: [async ({}, use) => {
 
         const app = await createFixture();
