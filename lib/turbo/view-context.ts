@@ -10,9 +10,22 @@ const INSTANCE = Symbol('hapi-turbo.instance');
 const MAX_DEPTH = 12;
 
 
-export const instanceOf = function (value: unknown): Model | undefined {
+// Duck-typed as well, so rows from another copy of sequelize in node_modules are recognised
+const isModelInstance = function (value: unknown): value is Model {
 
     if (value instanceof Model) {
+        return true;
+    }
+
+    const candidate = value as { dataValues?: unknown; get?: unknown; constructor?: { getAttributes?: unknown } } | null;
+    return typeof candidate === 'object' && candidate !== null && typeof candidate.dataValues === 'object' &&
+        typeof candidate.get === 'function' && typeof candidate.constructor?.getAttributes === 'function';
+};
+
+
+export const instanceOf = function (value: unknown): Model | undefined {
+
+    if (isModelInstance(value)) {
         return value;
     }
 
@@ -41,7 +54,7 @@ const convert = function (value: unknown, seen: Map<object, unknown>, depth: num
         return seen.get(value);
     }
 
-    if (value instanceof Model) {
+    if (isModelInstance(value)) {
         const plain: Record<string | symbol, unknown> = {};
         Object.defineProperty(plain, INSTANCE, { value });
         seen.set(value, plain);
