@@ -3,16 +3,14 @@ const ENTITIES: Record<string, string> = {
     '<': '&lt;',
     '>': '&gt;',
     '"': '&quot;',
-    '\'': '&#39;',
-    '`': '&#96;',
-    '=': '&#61;'
+    '\'': '&#39;'
 };
 
 
-// Safe both in text and in quoted attribute values
+// Safe in text and in quoted attribute values; every attribute hapi-turbo writes is quoted
 export const escapeHtml = function (value: unknown): string {
 
-    return String(value ?? '').replace(/[&<>"'`=]/g, (char) => ENTITIES[char]!);
+    return String(value ?? '').replace(/[&<>"']/g, (char) => ENTITIES[char]!);
 };
 
 
