@@ -9,7 +9,7 @@ import Handlebars from 'handlebars';
 import { DataTypes, Model, Sequelize, type InferAttributes, type InferCreationAttributes, type CreationOptional, type ForeignKey, type NonAttribute } from 'sequelize';
 import { io as connect, type Socket } from 'socket.io-client';
 
-import HapiTurbo, { ModelStream, Stream, type HapiTurboOptions } from '../../lib/turbo/index.ts';
+import HapiTurbo, { ModelStream, Stream, TurboStream, type HapiTurboOptions } from '../../lib/turbo/index.ts';
 
 export const VIEWS = fileURLToPath(new URL('./views/', import.meta.url));
 export const SECRET = 'a-test-secret-that-is-long-enough-to-sign';
@@ -19,7 +19,15 @@ export const SECRET = 'a-test-secret-that-is-long-enough-to-sign';
  * A small app on a real sqlite file: topics and their posts, each post broadcast to its topic's
  * stream. Every call builds fresh model and stream classes, so tests never share hooks.
  */
-export const createFixture = async function (options: Partial<HapiTurboOptions> & { onSave?: (post: Model & { id: number; topicId: number; body: string }, created: boolean) => unknown } = {}) {
+export interface FixtureOptions extends Partial<HapiTurboOptions> {
+    /** Replaces PostStream.onSave. */
+    onSave?: (post: Model & { id: number; topicId: number; body: string }, created: boolean) => unknown;
+    /** Declares a second ModelStream for posts, which appends to the plain stream "audit". */
+    audit?: boolean;
+}
+
+
+export const createFixture = async function (options: FixtureOptions = {}) {
 
     const dir = await mkdtemp(join(tmpdir(), 'hapi-turbo-'));
     const sequelize = new Sequelize({ dialect: 'sqlite', storage: join(dir, 'test.sqlite'), logging: false });
@@ -78,12 +86,22 @@ export const createFixture = async function (options: Partial<HapiTurboOptions> 
         }
     }
 
+    class PostAuditStream extends ModelStream<Post> {
+        static override model = Post;
+
+        override async onSave(post: Post, created: boolean) {
+
+            await fixture.server.turbo.broadcast('audit', TurboStream.append({ id: 'audit' }, { text: `${created ? 'created' : 'updated'} post ${post.id}` }));
+        }
+    }
+
     const server = Hapi.server({ host: '127.0.0.1', port: 0 });
     await server.register(Vision);
     server.views({ engines: { html: Handlebars.create() }, path: VIEWS, partialsPath: VIEWS, isCached: true });
 
-    const { onSave: _, ...pluginOptions } = options;
-    await server.register({ plugin: HapiTurbo, options: { secret: SECRET, sequelize, streams: { blog: [TopicStream, PostStream, NoticeStream] }, ...pluginOptions } });
+    const { onSave: _, audit, ...pluginOptions } = options;
+    const streams = { blog: audit ? [TopicStream, PostStream, NoticeStream, PostAuditStream] : [TopicStream, PostStream, NoticeStream] };
+    await server.register({ plugin: HapiTurbo, options: { secret: SECRET, sequelize, streams, ...pluginOptions } });
 
     const sockets: Socket[] = [];
     const fixture = {
@@ -94,9 +112,9 @@ export const createFixture = async function (options: Partial<HapiTurboOptions> 
             return fixture;
         },
         /** A real socket.io client on the /turbo namespace, connected. */
-        async client(extra: { headers?: Record<string, string> } = {}): Promise<Socket> {
+        async client(extra: { headers?: Record<string, string>; path?: string } = {}): Promise<Socket> {
 
-            const socket = connect(`http://127.0.0.1:${server.info.port}/turbo`, { transports: ['websocket'], reconnection: false, forceNew: true, extraHeaders: extra.headers });
+            const socket = connect(`http://127.0.0.1:${server.info.port}/turbo`, { transports: ['websocket'], reconnection: false, forceNew: true, extraHeaders: extra.headers, path: extra.path });
             sockets.push(socket);
             await new Promise<void>((resolve, reject) => {
 

@@ -118,6 +118,26 @@ describe('ModelStream', () => {
 });
 
 
+describe('several ModelStreams on one model', () => {
+
+    it('runs the hooks of each, and .stream is the first declared', async () => {
+
+        const fixture = await (await createFixture({ audit: true, transport: 'memory' })).start();
+        try {
+            const topic = await fixture.Topic.create({ title: 'News' });
+            const captured = await captureBroadcasts(() => fixture.Post.create({ body: 'a', topicId: topic.id }));
+            assert.deepEqual(captured.map((item) => [item.stream, item.action]).sort(), [['audit', 'append'], [topic.stream.name, 'append']]);
+            assert.match(captured.find((item) => item.stream === 'audit')!.html, /created post \d+/);
+            const post = await fixture.Post.findOne();
+            assert.ok(post!.stream instanceof fixture.PostStream);
+        }
+        finally {
+            await fixture.close();
+        }
+    });
+});
+
+
 describe('ModelStream failures', () => {
 
     it('saves the row and logs the error when onSave throws', async () => {

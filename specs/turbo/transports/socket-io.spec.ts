@@ -143,6 +143,39 @@ describe('socket.io transport', () => {
         assert.deepEqual(await fixture.subscribe(admin, notice), { ok: true, stream: 'blog:NoticeStream' });
     });
 
+    it('finds the user from a hapi cookie session on the handshake', async () => {
+
+        fixture.server.state('session', { encoding: 'base64json', isSecure: false, path: '/' });
+        fixture.server.auth.scheme('cookie-session', () => ({
+            authenticate: (request, h) => {
+
+                const session = request.state.session as { admin?: boolean } | undefined;
+                return session ? h.authenticated({ credentials: session }) : h.unauthenticated(new Error('no session'));
+            }
+        }));
+        fixture.server.auth.strategy('session', 'cookie-session');
+        fixture.server.auth.default('session');
+        await fixture.start();
+
+        const cookie = `session=${Buffer.from(JSON.stringify({ admin: true })).toString('base64')}`;
+        const admin = await fixture.client({ headers: { cookie } });
+        assert.deepEqual(await fixture.subscribe(admin, fixture.server.turbo.signedStreamName('blog:NoticeStream')), { ok: true, stream: 'blog:NoticeStream' });
+    });
+
+    it('listens on the socket.io path it is given', async () => {
+
+        const custom = await createFixture({ path: '/live' });
+        try {
+            await custom.start();
+            const socket = await custom.client({ path: '/live' });
+            assert.deepEqual(await custom.subscribe(socket, custom.server.turbo.signedStreamName('blog:NoticeStream')), { ok: false, error: 'forbidden' });
+            await assert.rejects(custom.client(), /xhr poll error|websocket error|timeout/i);
+        }
+        finally {
+            await custom.close();
+        }
+    });
+
     it('refuses the default namespace', async () => {
 
         await fixture.start();
