@@ -41,7 +41,7 @@ const streamOrRedirect = function (request: Request, h: ResponseToolkit, locatio
 };
 
 
-const freshForm = (id: string, template: string, context: object = {}) => TurboStream.replace({ id }, { template, context });
+const freshForm = (id: string, template: string) => TurboStream.replace({ id }, { template, context: {} });
 
 
 const roomRoutes: ServerRoute[] = [

@@ -1,12 +1,13 @@
 import { fileURLToPath } from 'node:url';
 
-import Crumb from '@hapi/crumb';
 import Hapi from '@hapi/hapi';
 import Inert from '@hapi/inert';
 import Vision from '@hapi/vision';
 import Handlebars from 'handlebars';
+import type { Sequelize } from 'sequelize';
 
 import HapiTurbo from '../turbo/index.ts';
+import { registerCsrf } from './csrf.ts';
 import { openDatabase, storageOf } from './database.ts';
 import { errorPage } from './error-pages.ts';
 import { initModels } from './models.ts';
@@ -35,14 +36,13 @@ export interface ChatServerOptions {
 const PAYLOAD_MAX_BYTES = 64 * 1024;
 
 
-const seedDemo = async function (models: ReturnType<typeof initModels>): Promise<void> {
+const seedDemo = async function (sequelize: Sequelize, { Room, Message }: ReturnType<typeof initModels>): Promise<void> {
 
-    const { Room, Message } = models;
     if (await Room.count()) {
         return;
     }
 
-    await Room.sequelize!.transaction(async (transaction) => {
+    await sequelize.transaction(async (transaction) => {
 
         const room = await Room.create({ name: 'Demo Room' }, { transaction });
         await Message.create({ roomId: room.id, text: 'demo message' }, { transaction });
@@ -57,7 +57,7 @@ export const createServer = async function (options: ChatServerOptions = {}) {
     const models = initModels(sequelize);
     await sequelize.sync();
     if (options.seed !== false) {
-        await seedDemo(models);                 // Before hapi-turbo is registered: nobody is listening yet
+        await seedDemo(sequelize, models);                 // Before hapi-turbo is registered: nobody is listening yet
     }
 
     const server = Hapi.server({
@@ -83,15 +83,7 @@ export const createServer = async function (options: ChatServerOptions = {}) {
 
     views.registerHelper('time', formatTime);
 
-    // Turbo sends the <meta name="csrf-token"> value as X-CSRF-Token on every form submission;
-    // restful mode checks that header, so no per-user token is ever rendered inside a broadcast.
-    await server.register({
-        plugin: Crumb,
-        options: {
-            restful: true,
-            cookieOptions: { path: '/', isSecure: options.secureCookies ?? process.env.NODE_ENV === 'production', isHttpOnly: true, isSameSite: 'Strict', ignoreErrors: true }
-        }
-    });
+    await registerCsrf(server, { secureCookies: options.secureCookies ?? process.env.NODE_ENV === 'production' });
 
     await server.register({
         plugin: HapiTurbo,
@@ -109,5 +101,3 @@ export const createServer = async function (options: ChatServerOptions = {}) {
 
     return { server, sequelize, ...models };
 };
-
-export type ChatServer = Awaited<ReturnType<typeof createServer>>;

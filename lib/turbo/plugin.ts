@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import Boom from '@hapi/boom';
 import type { Plugin, Request, ResponseObject, ResponseToolkit, RouteOptionsAccess, Server } from '@hapi/hapi';
 import Inert from '@hapi/inert';
 import type {} from '@hapi/vision';
@@ -234,7 +235,11 @@ const register = async function (server: Server, rawOptions: HapiTurboOptions): 
         handler: (request, h) => {
 
             const file = files[request.params.file as string];
-            return file ? h.file(file, { confine: false }) : h.response({ error: 'Not Found' }).code(404);
+            if (!file) {
+                throw Boom.notFound();
+            }
+
+            return h.file(file, { confine: false });
         }
     });
 

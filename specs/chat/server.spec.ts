@@ -80,13 +80,14 @@ describe('createServer', () => {
         await chat.server.start();
         const socket = connect(`http://127.0.0.1:${chat.server.info.port}/turbo`, { transports: ['websocket'], reconnection: false, forceNew: true });
         try {
-            const page = await chat.server.inject('/1/');
-            const signedStreamName = unescapeHtml(/signed-stream-name="([^"]+)"/.exec(page.payload)![1]!);
             await new Promise<void>((resolve, reject) => {
 
                 socket.once('connect', () => resolve());
                 socket.once('connect_error', reject);
             });
+
+            const page = await chat.server.inject('/1/');
+            const signedStreamName = unescapeHtml(/signed-stream-name="([^"]+)"/.exec(page.payload)![1]!);
 
             const ack = await socket.timeout(5000).emitWithAck('subscribe', { signedStreamName });
             assert.deepEqual(ack, { ok: true, stream: 'chat:RoomStream[1]' });
@@ -194,6 +195,7 @@ describe('npm start (lib/chat/main.ts)', () => {
             const url = await new Promise<string>((resolve, reject) => {
 
                 const timer = setTimeout(() => reject(new Error(`no URL printed:\n${output}`)), 20_000);
+                child.once('exit', (code) => reject(new Error(`exited with ${code} before serving:\n${output}`)));
                 child.stdout.on('data', () => {
 
                     const match = /Chat is running at (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
