@@ -1,14 +1,11 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 
 import { renderFragments, type FragmentInput, type TemplateRenderer } from './renderer.ts';
+import { ReplayLog, type ReplayRecord, type StreamPosition } from './replay.ts';
 import { Stream, type StreamRuntime } from './stream.ts';
 
-/** One message on one stream: the rendered <turbo-stream> markup and its place in the stream. */
-export interface BroadcastRecord {
-    readonly stream: string;
-    readonly seq: number;
-    readonly html: string;
-}
+/** One message on one stream: the rendered <turbo-stream> markup and its place (epoch, seq) in the stream. */
+export type BroadcastRecord = ReplayRecord;
 
 export interface BroadcastFailure {
     readonly error: Error;
@@ -21,6 +18,8 @@ export interface BroadcastFailure {
 export interface Transport {
     readonly kind: string;
     publish(record: BroadcastRecord): void;
+    /** Called when the server starts (again, after a stop). */
+    start?(): void;
     stop(): Promise<void>;
 }
 
@@ -33,6 +32,7 @@ export interface BroadcasterOptions {
     renderTemplate: TemplateRenderer;
     transport: Transport;
     log: (tags: string[], data: object) => void;
+    replay: ReplayLog;
 }
 
 export interface BroadcastStats {
@@ -58,10 +58,10 @@ export class Broadcaster implements StreamRuntime {
 
     readonly stats: BroadcastStats = { broadcasts: 0, renders: 0, templates: 0, errors: 0 };
     readonly transport: Transport;
+    readonly replay: ReplayLog;
 
     readonly #renderTemplate: TemplateRenderer;
     readonly #log: BroadcasterOptions['log'];
-    readonly #seq = new Map<string, number>();
     readonly #tails = new Map<string, Promise<void>>();
     readonly #observers = new Set<BroadcastObserver>();
     readonly #hookScope = new AsyncLocalStorage<Set<Promise<void>>>();
@@ -69,6 +69,7 @@ export class Broadcaster implements StreamRuntime {
     constructor(options: BroadcasterOptions) {
 
         this.transport = options.transport;
+        this.replay = options.replay;
         this.#log = options.log;
         this.#renderTemplate = async (template, context) => {
 
@@ -77,10 +78,10 @@ export class Broadcaster implements StreamRuntime {
         };
     }
 
-    /** The seq of the last message published on `stream` (0 before the first). */
-    currentSeq(stream: string): number {
+    /** Where `stream` stands: the epoch of its counter and the seq of its last message (0 before the first). */
+    position(stream: string): StreamPosition {
 
-        return this.#seq.get(stream) ?? 0;
+        return this.replay.position(stream);
     }
 
     observe(observer: BroadcastObserver): () => void {
@@ -116,10 +117,7 @@ export class Broadcaster implements StreamRuntime {
         try {
             await Promise.all(names.map((stream) => this.#inOrder(stream, async () => {
 
-                const html = await rendering;
-                const seq = this.currentSeq(stream) + 1;
-                this.#seq.set(stream, seq);
-                const record = { stream, seq, html };
+                const record = this.replay.append(stream, await rendering);
                 this.transport.publish(record);
                 for (const observer of this.#observers) {
                     observer.broadcast?.(record);

@@ -5,8 +5,8 @@ import { escapeHtml } from './escape.ts';
 export const ELEMENT = 'turbo-socket-stream-source';
 
 export interface HelperContext {
-    /** Signs the stream `streamable` resolves to. */
-    signedStreamName(streamable: unknown): string;
+    /** The signed name of the stream `streamable` resolves to, and where that stream stands now. */
+    subscription(streamable: unknown): { signed: string; epoch: string; seq: number };
     assetsPath: string;
     socketPath: string;
 }
@@ -34,10 +34,12 @@ export const createHelpers = function (context: HelperContext) {
             throw new Error('turbo_subscribe needs one or more streams: a row, a Stream or an "<app>:<Class>" name');
         }
 
+        // The position lets the element ask for whatever is broadcast between this render and its
+        // subscription, so nothing falls in between
         return new Handlebars.SafeString(streamables.map((streamable) => {
 
-            const signed = context.signedStreamName(streamable);
-            return `<${ELEMENT} signed-stream-name="${escapeHtml(signed)}"></${ELEMENT}>`;
+            const { signed, epoch, seq } = context.subscription(streamable);
+            return `<${ELEMENT} signed-stream-name="${escapeHtml(signed)}" epoch="${escapeHtml(epoch)}" seq="${seq}"></${ELEMENT}>`;
         }).join(''));
     };
 

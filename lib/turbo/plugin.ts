@@ -17,9 +17,10 @@ import { renderFragments, type FragmentInput } from './renderer.ts';
 import { applyOptions, type ValidatedOptions } from './schemas.ts';
 import { signStreamName, verifyStreamName } from './signing.ts';
 import { bindStream, runtimeOf, unbindStream, type Stream } from './stream.ts';
+import { ReplayLog, type ReplayOptions, type StreamPosition } from './replay.ts';
 import { createAuthorizer } from './subscriptions.ts';
 import { MemoryTransport } from './transports/memory.ts';
-import { SocketIoTransport } from './transports/socket-io.ts';
+import { SocketIoTransport, type SocketLimits } from './transports/socket-io.ts';
 import { toViewContext } from './view-context.ts';
 
 export const TURBO_STREAM_TYPE = 'text/vnd.turbo-stream.html';
@@ -45,8 +46,12 @@ export interface HapiTurboOptions {
     assetsPath?: string;
     /** How a socket finds its user: an auth strategy name or route auth config; false for none. */
     auth?: false | string | RouteOptionsAccess;
-    /** Largest frame a client may send (default 16 KiB). */
-    maxFrameBytes?: number;
+    /** Origins whose pages may open a socket: '*', a list of origins, or (default) the server's own. */
+    origins?: '*' | string[];
+    /** The replay buffer that lets reconnecting pages catch up (docs/guarantees.md). */
+    replay?: Partial<ReplayOptions>;
+    /** Per-socket limits against broken and hostile clients (docs/guarantees.md). */
+    limits?: Partial<SocketLimits>;
 }
 
 /** `server.turbo` */
@@ -60,8 +65,8 @@ export interface TurboApi {
     /** The stream name of a row, a Stream, an "<app>:<Class>" name or a plain name. */
     streamName(streamable: unknown): string;
     signedStreamName(streamable: unknown): string;
-    /** Last seq published on a stream. */
-    currentSeq(streamable: unknown): number;
+    /** Where a stream stands: the epoch of its counter and the seq of its last message. */
+    position(streamable: unknown): StreamPosition;
     observe(observer: BroadcastObserver): () => void;
     /** Resolves once every broadcast started so far has been published. */
     drain(): Promise<void>;
@@ -101,6 +106,7 @@ const assetFiles = function (): Record<string, string> {
     const socketIo = join(dirname(require.resolve('socket.io-client/package.json')), 'dist');
     return {
         'hapi-turbo.js': join(STATIC, 'hapi-turbo.js'),
+        'stream-client.js': join(STATIC, 'stream-client.js'),
         'turbo.es2017-esm.js': join(turbo, 'turbo.es2017-esm.js'),
         'socket.io.esm.min.js': join(socketIo, 'socket.io.esm.min.js'),
         'socket.io.esm.min.js.map': join(socketIo, 'socket.io.esm.min.js.map')
@@ -166,12 +172,13 @@ const register = async function (server: Server, rawOptions: HapiTurboOptions): 
 
     const log = (tags: string[], data: object) => server.log(tags, data);
     const authorize = createAuthorizer({ secrets, registry, log });
-    const transport = options.transport === 'memory' ?
+    const replay = new ReplayLog(options.replay);
+    const transport: Transport = options.transport === 'memory' ?
         new MemoryTransport() :
-        new SocketIoTransport({ listener: server.listener, path: options.path, secrets, authorize, identify, log, maxFrameBytes: options.maxFrameBytes });
+        new SocketIoTransport({ listener: server.listener, path: options.path, secrets, authorize, identify, log, replay, origins: options.origins, limits: options.limits });
 
     const renderTemplate = (template: string, context: object) => server.render(template, context, { layout: false } as never);
-    const broadcaster = new Broadcaster({ transport, log, renderTemplate });
+    const broadcaster = new Broadcaster({ transport, log, renderTemplate, replay });
 
     for (const [identity, cls] of registry.entries) {
         bindStream(cls, identity, broadcaster);
@@ -209,7 +216,7 @@ const register = async function (server: Server, rawOptions: HapiTurboOptions): 
         verify: (value) => verifyStreamName(value, secrets),
         streamName: resolveName,
         signedStreamName: (streamable) => sign(resolveName(streamable)),
-        currentSeq: (streamable) => broadcaster.currentSeq(resolveName(streamable)),
+        position: (streamable) => broadcaster.position(resolveName(streamable)),
         observe: (observer) => broadcaster.observe(observer),
         drain: () => broadcaster.drain(),
         stats: broadcaster.stats,
@@ -262,7 +269,16 @@ const register = async function (server: Server, rawOptions: HapiTurboOptions): 
             throw new Error('hapi-turbo needs a views manager: call server.views({ engines: { html: Handlebars }, ... }) before starting');
         }
 
-        const helpers = createHelpers({ signedStreamName: api.signedStreamName, assetsPath: options.assetsPath, socketPath: options.path });
+        transport.start?.();
+        const helpers = createHelpers({
+            subscription: (streamable) => {
+
+                const name = resolveName(streamable);
+                return { signed: sign(name), ...broadcaster.position(name) };
+            },
+            assetsPath: options.assetsPath,
+            socketPath: options.path
+        });
         for (const [name, helper] of Object.entries(helpers)) {
             manager.registerHelper(name, helper);
         }

@@ -1,5 +1,8 @@
 import Joi from 'joi';
 
+import { REPLAY_DEFAULTS, type ReplayOptions } from './replay.ts';
+import type { SocketLimits } from './transports/socket-io.ts';
+
 // Every option the plugin takes, validated in one place
 
 const secret = Joi.string().custom((value: string, helpers) => {
@@ -23,7 +26,21 @@ export const pluginOptions = Joi.object({
     // How sockets find their user: a hapi auth strategy name or route auth config, false for none.
     // By default the server's default strategy is tried when it has one.
     auth: Joi.alternatives(Joi.boolean().valid(false), Joi.string(), Joi.object().unknown(true)),
-    maxFrameBytes: Joi.number().integer().min(1024).max(1e7).default(16 * 1024)
+    // Origins allowed to open a socket; by default only the server's own (the Host header)
+    origins: Joi.alternatives(Joi.string().valid('*'), Joi.array().items(Joi.string().uri())),
+    replay: Joi.object({
+        size: Joi.number().integer().min(0).default(REPLAY_DEFAULTS.size),
+        maxAge: Joi.number().integer().min(0).default(REPLAY_DEFAULTS.maxAge),
+        maxBytes: Joi.number().integer().min(0).default(REPLAY_DEFAULTS.maxBytes),
+        maxStreams: Joi.number().integer().min(1).default(REPLAY_DEFAULTS.maxStreams)
+    }).default(),
+    limits: Joi.object({
+        maxFrameBytes: Joi.number().integer().min(1024).max(1e7).default(16 * 1024),
+        maxSubscriptions: Joi.number().integer().min(1).default(100),
+        subscribeBurst: Joi.number().integer().min(1).default(50),
+        subscribePerSecond: Joi.number().min(0.1).default(10),
+        maxBufferedBytes: Joi.number().integer().min(64 * 1024).default(4 * 1024 * 1024)
+    }).default()
 }).oxor('streams', 'streamsPath');
 
 
@@ -36,7 +53,9 @@ export interface ValidatedOptions {
     path: string;
     assetsPath: string;
     auth?: false | string | object;
-    maxFrameBytes: number;
+    origins?: '*' | string[];
+    replay: ReplayOptions;
+    limits: SocketLimits;
 }
 
 

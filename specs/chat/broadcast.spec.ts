@@ -27,7 +27,7 @@ describe('Broadcast box', () => {
         const res = await chat.server.inject('/broadcast');
         assert.equal(res.statusCode, 200);
         const signed = escapeHtml(chat.server.turbo.signedStreamName('chat:BroadcastStream'));
-        assert.ok(res.payload.includes(`<turbo-socket-stream-source signed-stream-name="${signed}"></turbo-socket-stream-source>`));
+        assert.match(res.payload, new RegExp(`<turbo-socket-stream-source signed-stream-name="${signed.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}" epoch="[^"]+" seq="\\d+"></turbo-socket-stream-source>`));
         assert.match(res.payload, /<p id="broadcast_box"[^>]*>/);
         assert.match(res.payload, /<turbo-frame id="broadcast-form">\s*<form action="\/broadcast" method="post"/);
     });

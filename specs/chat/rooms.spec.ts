@@ -29,7 +29,7 @@ describe('Room list', () => {
         assert.match(String(res.headers['content-type']), /^text\/html/);
 
         const signed = escapeHtml(chat.server.turbo.signedStreamName('chat:RoomListStream'));
-        assert.ok(res.payload.includes(`<turbo-socket-stream-source signed-stream-name="${signed}"></turbo-socket-stream-source>`));
+        assert.match(res.payload, new RegExp(`<turbo-socket-stream-source signed-stream-name="${signed.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}" epoch="[^"]+" seq="\\d+"></turbo-socket-stream-source>`));
         assert.match(res.payload, /<ul id="room_list"><li id="room-1"><a href="\/1\/">Demo Room<\/a><\/li>\s*<\/ul>/);
         assert.match(res.payload, /<turbo-frame id="create-room-form">\s*<form action="\/" method="post"/);
         assert.match(res.payload, /<input id="room-name" name="name" value=""/);

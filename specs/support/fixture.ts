@@ -124,9 +124,11 @@ export const createFixture = async function (options: FixtureOptions = {}) {
 
             return socket;
         },
-        async subscribe(socket: Socket, signedStreamName: unknown): Promise<{ ok: boolean; error?: string; stream?: string }> {
+        /** Subscribes and returns the ack without its position (`epoch`, `seq`), which `position()` gives. */
+        async subscribe(socket: Socket, signedStreamName: unknown, since?: { epoch: string; seq: number }): Promise<{ ok: boolean; error?: string; stream?: string; gap?: boolean }> {
 
-            return await socket.timeout(5000).emitWithAck('subscribe', { signedStreamName });
+            const { epoch: _epoch, seq: _seq, ...answer } = await socket.timeout(5000).emitWithAck('subscribe', since ? { signedStreamName, since } : { signedStreamName });
+            return answer;
         },
         async close() {
 
@@ -146,8 +148,8 @@ export type Fixture = Awaited<ReturnType<typeof createFixture>>;
 /** Collects `turbo-stream` events a client receives. */
 export const collect = function (socket: Socket) {
 
-    const received: { html: string; stream: string; seq: number }[] = [];
-    socket.on('turbo-stream', (html: string, meta: { stream: string; seq: number }) => received.push({ html, ...meta }));
+    const received: { html: string; stream: string; epoch: string; seq: number }[] = [];
+    socket.on('turbo-stream', (html: string, meta: { stream: string; epoch: string; seq: number }) => received.push({ html, ...meta }));
     return received;
 };
 

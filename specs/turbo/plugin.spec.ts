@@ -159,8 +159,9 @@ describe('decorations', () => {
         assert.match(res.payload, /<script type="module" src="\/_turbo\/hapi-turbo.js"><\/script>/);
         assert.match(res.payload, /<meta name="hapi-turbo-socket-path" content="\/socket.io">/);
 
-        const signed = /<turbo-socket-stream-source signed-stream-name="([^"]+)"><\/turbo-socket-stream-source>/.exec(res.payload)?.[1];
+        const [, signed, epoch, seq] = /<turbo-socket-stream-source signed-stream-name="([^"]+)" epoch="([^"]+)" seq="(\d+)"><\/turbo-socket-stream-source>/.exec(res.payload) ?? [];
         assert.equal(verifyStreamName(signed, SECRET), `blog:TopicStream[${topic.id}]`);
+        assert.deepEqual({ epoch, seq: Number(seq) }, fixture.server.turbo.position(topic), 'the page records where the stream stood');
     });
 
     it('refuses {{turbo_subscribe}} without a stream', async () => {

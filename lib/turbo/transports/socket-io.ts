@@ -1,12 +1,25 @@
-import type { Server as HttpServer } from 'node:http';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
 
 import { Server, type Namespace, type Socket } from 'socket.io';
 
 import type { BroadcastRecord, Transport } from '../broadcaster.ts';
+import type { ReplayLog, StreamPosition } from '../replay.ts';
 import { signedNameOf, type Authorizer } from '../subscriptions.ts';
 import { verifyStreamName } from '../signing.ts';
 
 export const NAMESPACE = '/turbo';
+
+export interface SocketLimits {
+    /** Largest frame a client may send; subscribe frames are tiny. */
+    maxFrameBytes: number;
+    /** Streams one socket may be subscribed to at once. */
+    maxSubscriptions: number;
+    /** Subscribe and unsubscribe frames a socket may send in a burst, then per second. */
+    subscribeBurst: number;
+    subscribePerSecond: number;
+    /** Output a socket may have waiting (it stopped reading) before it is disconnected. */
+    maxBufferedBytes: number;
+}
 
 export interface SocketIoTransportOptions {
     listener: HttpServer;
@@ -16,11 +29,23 @@ export interface SocketIoTransportOptions {
     /** Finds the user of a connecting socket from its handshake (cookies, authorization header). */
     identify: (headers: Record<string, string | string[] | undefined>) => Promise<unknown>;
     log: (tags: string[], data: object) => void;
-    /** Largest frame a client may send; subscribe frames are tiny. */
-    maxFrameBytes: number;
+    replay: ReplayLog;
+    /** Origins allowed to open a socket: '*', a list, or undefined for the server's own origin only. */
+    origins?: '*' | readonly string[];
+    limits: SocketLimits;
 }
 
 type Ack = (answer: object) => void;
+
+interface SocketState {
+    user: unknown;
+    streams: Set<string>;
+    tokens: number;
+    refilledAt: number;
+}
+
+const SWEEP_MS = 200;
+const MAX_EPOCH_LENGTH = 64;
 
 
 // socket.io passes the ack callback as the last argument, if the client asked for one
@@ -31,18 +56,63 @@ const splitAck = function (args: unknown[]): [unknown, Ack | undefined] {
 };
 
 
+/** `since` of a subscribe frame: absent (undefined), a valid position, or null when malformed. */
+const sinceOf = function (payload: unknown): StreamPosition | undefined | null {
+
+    const since = (payload as { since?: unknown } | null)?.since;
+    if (since === undefined) {
+        return undefined;
+    }
+
+    const { epoch, seq } = (since ?? {}) as { epoch?: unknown; seq?: unknown };
+    if (typeof epoch !== 'string' || epoch.length > MAX_EPOCH_LENGTH || !Number.isSafeInteger(seq) || (seq as number) < 0) {
+        return null;
+    }
+
+    return { epoch, seq: seq as number };
+};
+
+
+/**
+ * Browsers always send Origin on WebSocket handshakes, and CORS settings do not stop a page on
+ * another site from opening one with the user's cookies (cross-site WebSocket hijacking). Requests
+ * without an Origin come from non-browser clients, which can forge any header anyway.
+ */
+export const originAllowed = function (request: IncomingMessage, origins: SocketIoTransportOptions['origins']): boolean {
+
+    const origin = request.headers.origin;
+    if (origin === undefined || origins === '*') {
+        return true;
+    }
+
+    if (origins) {
+        return origins.includes(origin);
+    }
+
+    try {
+        return new URL(origin).host === request.headers.host;
+    }
+    catch {
+        return false;
+    }
+};
+
+
 /**
  * Rooms on socket.io's `/turbo` namespace, one per stream, on hapi's own listener. Clients emit
- * `subscribe` / `unsubscribe` with `{ signedStreamName }` and an ack; broadcasts arrive as
- * `turbo-stream` events with `(html, { stream, seq })`. See docs/protocol.md.
+ * `subscribe` / `unsubscribe` with `{ signedStreamName, since? }` and an ack; broadcasts arrive as
+ * `turbo-stream` events with `(html, { stream, epoch, seq })`. See docs/protocol.md.
  */
 export class SocketIoTransport implements Transport {
 
     readonly kind = 'socket.io';
     readonly io: Server;
     readonly namespace: Namespace;
+    /** Sockets disconnected because their output backed up. */
+    slowDisconnects = 0;
 
     readonly #options: SocketIoTransportOptions;
+    #sweeper: NodeJS.Timeout | undefined;
 
     constructor(options: SocketIoTransportOptions) {
 
@@ -50,7 +120,8 @@ export class SocketIoTransport implements Transport {
         this.io = new Server(options.listener, {
             path: options.path,
             serveClient: false,                             // The plugin serves the ESM client with its assets
-            maxHttpBufferSize: options.maxFrameBytes
+            maxHttpBufferSize: options.limits.maxFrameBytes,
+            allowRequest: (request, callback) => callback(null, originAllowed(request, options.origins))
         });
 
         // Only /turbo speaks the protocol; refuse the default namespace rather than keep idle sockets
@@ -59,18 +130,25 @@ export class SocketIoTransport implements Transport {
         this.namespace = this.io.of(NAMESPACE);
         this.namespace.use(async (socket, next) => {
 
+            const state: SocketState = { user: null, streams: new Set(), tokens: options.limits.subscribeBurst, refilledAt: Date.now() };
+            socket.data = state;
             try {
-                socket.data.user = await options.identify(socket.handshake.headers);
+                state.user = await options.identify(socket.handshake.headers);
             }
             catch (error) {
                 options.log(['hapi-turbo', 'auth', 'error'], { message: (error as Error).message });
-                socket.data.user = null;
             }
 
             next();
         });
 
         this.namespace.on('connection', (socket) => this.#connected(socket));
+        this.start();
+    }
+
+    start(): void {
+
+        this.#sweeper ??= setInterval(() => this.#disconnectSlowClients(), SWEEP_MS).unref();
     }
 
     #connected(socket: Socket): void {
@@ -79,17 +157,70 @@ export class SocketIoTransport implements Transport {
         socket.on('unsubscribe', (...args: unknown[]) => this.#unsubscribe(socket, ...splitAck(args)));
     }
 
-    async #subscribe(socket: Socket, payload: unknown, ack: Ack | undefined): Promise<void> {
+    // A token bucket per socket: a burst, then a steady rate
+    #allow(state: SocketState): boolean {
 
-        const answer = await this.#options.authorize(payload, socket.data.user);
-        if (answer.ok && socket.connected) {
-            await socket.join(answer.stream);
+        const now = Date.now();
+        const { subscribeBurst, subscribePerSecond } = this.#options.limits;
+        state.tokens = Math.min(subscribeBurst, state.tokens + (now - state.refilledAt) * subscribePerSecond / 1000);
+        state.refilledAt = now;
+        if (state.tokens < 1) {
+            return false;
         }
 
-        ack?.(answer);
+        --state.tokens;
+        return true;
+    }
+
+    async #subscribe(socket: Socket, payload: unknown, ack: Ack | undefined): Promise<void> {
+
+        const state = socket.data as SocketState;
+        if (!this.#allow(state)) {
+            ack?.({ ok: false, error: 'rate-limited' });
+            return;
+        }
+
+        const since = sinceOf(payload);
+        if (since === null) {
+            ack?.({ ok: false, error: 'bad-request' });
+            return;
+        }
+
+        const answer = await this.#options.authorize(payload, state.user);
+        if (!answer.ok || !socket.connected) {
+            ack?.(answer);
+            return;
+        }
+
+        const stream = answer.stream;
+        if (!state.streams.has(stream) && state.streams.size >= this.#options.limits.maxSubscriptions) {
+            ack?.({ ok: false, error: 'too-many-subscriptions' });
+            return;
+        }
+
+        // Joining, replaying and acknowledging happen in one synchronous step: a broadcast is either
+        // in the replay (published before) or delivered through the room (after), never neither
+        state.streams.add(stream);
+        const joined = socket.join(stream);
+        const position = this.#options.replay.position(stream);
+        const resume = since ? this.#options.replay.resume(stream, since) : { records: [] };
+        if ('records' in resume) {
+            for (const record of resume.records) {
+                socket.emit('turbo-stream', record.html, { stream, epoch: record.epoch, seq: record.seq });
+            }
+        }
+
+        ack?.({ ok: true, stream, epoch: position.epoch, seq: position.seq, ...('gap' in resume ? { gap: true } : {}) });
+        await joined;
     }
 
     #unsubscribe(socket: Socket, payload: unknown, ack: Ack | undefined): void {
+
+        const state = socket.data as SocketState;
+        if (!this.#allow(state)) {
+            ack?.({ ok: false, error: 'rate-limited' });
+            return;
+        }
 
         const signed = signedNameOf(payload);
         const name = signed === null ? null : verifyStreamName(signed, this.#options.secrets);
@@ -98,13 +229,34 @@ export class SocketIoTransport implements Transport {
             return;
         }
 
+        state.streams.delete(name);
         void socket.leave(name);
         ack?.({ ok: true, stream: name });
     }
 
     publish(record: BroadcastRecord): void {
 
-        this.namespace.to(record.stream).emit('turbo-stream', record.html, { stream: record.stream, seq: record.seq });
+        this.namespace.to(record.stream).emit('turbo-stream', record.html, { stream: record.stream, epoch: record.epoch, seq: record.seq });
+    }
+
+    // A client that stops reading leaves its messages queued in this process: first in the kernel,
+    // then in ws, then in engine.io's write buffer. Past the limit it is cut off; when it comes back
+    // it resumes from its position or refreshes.
+    #disconnectSlowClients(): void {
+
+        const limit = this.#options.limits.maxBufferedBytes;
+        const clients = (this.io.engine as unknown as { clients: Record<string, EngineSocket> }).clients;
+        for (const conn of Object.values(clients)) {
+            const queued = (conn.transport?.socket?.bufferedAmount ?? 0) + conn.writeBuffer.reduce((sum, packet) => sum + (typeof packet.data === 'string' ? packet.data.length : 0), 0);
+            if (queued <= limit) {
+                continue;
+            }
+
+            ++this.slowDisconnects;
+            this.#options.log(['hapi-turbo', 'slow-client'], { id: conn.id, queued, limit });
+            conn.transport?.socket?.terminate?.();
+            conn.close(true);
+        }
     }
 
     // Closes every connection without a socket.io "disconnect" packet, so clients see the transport
@@ -112,7 +264,18 @@ export class SocketIoTransport implements Transport {
     // io.close() is not used: it would also close hapi's listener, which hapi closes itself.
     stop(): Promise<void> {
 
+        clearInterval(this.#sweeper);
+        this.#sweeper = undefined;
         this.io.engine.close();
         return Promise.resolve();
     }
+}
+
+
+// The parts of engine.io's socket the sweep reads; engine.io does not export these types
+interface EngineSocket {
+    id: string;
+    writeBuffer: { data?: unknown }[];
+    transport?: { socket?: { bufferedAmount?: number; terminate?: () => void } };
+    close(discard?: boolean): void;
 }

@@ -118,7 +118,7 @@ describe('socket.io transport', () => {
         const received = collect(socket);
         assert.deepEqual(await fixture.subscribe(socket, signStreamName('room/1989', SECRET)), { ok: true, stream: 'room/1989' });
         await fixture.server.turbo.broadcast('room/1989', TurboStream.update({ id: 'box' }, { text: 'hi' }));
-        await eventually(() => assert.deepEqual(received, [{ html: '<turbo-stream action="update" target="box"><template>hi</template></turbo-stream>', stream: 'room/1989', seq: 1 }]));
+        await eventually(() => assert.deepEqual(received, [{ html: '<turbo-stream action="update" target="box"><template>hi</template></turbo-stream>', stream: 'room/1989', epoch: fixture.server.turbo.position('room/1989').epoch, seq: 1 }]));
     });
 
     it('asks userPassesTest with the user hapi auth finds on the handshake', async () => {
