@@ -4,7 +4,7 @@ import Boom from '@hapi/boom';
 import type { Request, ResponseToolkit, ServerRoute } from '@hapi/hapi';
 import type { Attributes, FindOptions } from 'sequelize';
 
-import { TurboStream } from '../turbo/index.ts';
+import { TurboStream } from 'hapi-turbo';
 import { idParam, invalidForm, textField, validationMessages } from './forms.ts';
 import { Message, Room, TEXT_MAX_LENGTH } from './models.ts';
 import { BroadcastStream, RoomListStream } from './streams.ts';

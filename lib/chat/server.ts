@@ -6,7 +6,7 @@ import Vision from '@hapi/vision';
 import Handlebars from 'handlebars';
 import type { Sequelize } from 'sequelize';
 
-import HapiTurbo from '../turbo/index.ts';
+import HapiTurbo from 'hapi-turbo';
 import { registerCsrf } from './csrf.ts';
 import { openDatabase, storageOf } from './database.ts';
 import { errorPage } from './error-pages.ts';

@@ -1,4 +1,4 @@
-import { ModelStream, Stream } from '../turbo/index.ts';
+import { ModelStream, Stream } from 'hapi-turbo';
 import { Message, Room } from './models.ts';
 
 // Every exported Stream subclass is registered as "chat:<ClassName>"
@@ -14,6 +14,13 @@ export class RoomStream extends ModelStream<Room> {
         if (created) {
             await new RoomListStream().addRoom(room);
         }
+    }
+
+    // The database deletes a room's messages with it, so no message hook runs: pages showing the
+    // room refresh instead, and find it gone
+    override async onDelete(room: Room) {
+
+        await new RoomStream(room.id).refresh();
     }
 }
 

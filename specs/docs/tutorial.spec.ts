@@ -34,10 +34,6 @@ const FILE_LANGUAGES: Record<string, readonly string[]> = {
 const FREE_LANGUAGES = new Set(['sh', 'text']);
 
 // The demo imports the library by its path in this repository; a reader's app imports the package
-const PACKAGE_IMPORTS: readonly (readonly [inRepository: string, inTutorial: string])[] = [
-    ['from \'../turbo/index.ts\'', 'from \'hapi-turbo\'']
-];
-
 // Blocks that show a file as it was at one part and no longer is (```ts file=... state=part-1).
 // The reader types them and later replaces them, so they must stay rare; apart from the lines
 // listed as stale, such a block must still be an excerpt of the file.
@@ -82,15 +78,9 @@ const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
 const isFile = (path: string) => existsSync(join(ROOT, path)) && statSync(join(ROOT, path)).isFile();
 
 
-const withPackageImports = function (text: string): string {
-
-    return PACKAGE_IMPORTS.reduce((result, [inRepository, inTutorial]) => result.replaceAll(inRepository, inTutorial), text);
-};
-
-
 const fileLines = function (path: string): Line[] {
 
-    return significantLines(read(path)).map((line) => ({ ...line, text: withPackageImports(line.text) }));
+    return significantLines(read(path));
 };
 
 
@@ -186,7 +176,7 @@ const stateAt = function (part: number, file: string, shown: readonly Shown[], e
     }
 
     const covered = new Set(since.flatMap((item) => item.covered));
-    return read(file).split(/\r?\n/).filter((_, index) => covered.has(index + 1)).map(withPackageImports).join('\n');
+    return read(file).split(/\r?\n/).filter((_, index) => covered.has(index + 1)).join('\n');
 };
 
 
