@@ -198,19 +198,20 @@ export class SocketIoTransport implements Transport {
             return;
         }
 
-        // Joining, replaying and acknowledging happen in one synchronous step: a broadcast is either
-        // in the replay (published before) or delivered through the room (after), never neither
+        // Joining, acknowledging and replaying happen in one synchronous step: a broadcast is either
+        // in the replay (published before) or delivered through the room (after), never neither.
+        // The ack goes first so the client knows the stream's name when the replayed messages arrive.
         state.streams.add(stream);
         const joined = socket.join(stream);
         const position = this.#options.replay.position(stream);
         const resume = since ? this.#options.replay.resume(stream, since) : { records: [] };
+        ack?.({ ok: true, stream, epoch: position.epoch, seq: position.seq, ...('gap' in resume ? { gap: true } : {}) });
         if ('records' in resume) {
             for (const record of resume.records) {
                 socket.emit('turbo-stream', record.html, { stream, epoch: record.epoch, seq: record.seq });
             }
         }
 
-        ack?.({ ok: true, stream, epoch: position.epoch, seq: position.seq, ...('gap' in resume ? { gap: true } : {}) });
         await joined;
     }
 

@@ -176,6 +176,52 @@ describe('socket.io transport', () => {
         }
     });
 
+    it('replays what was broadcast since the position a page was rendered at, after the ack and in order', async () => {
+
+        await fixture.start();
+        const topic = await fixture.Topic.create({ title: 'News' });
+        const rendered = fixture.server.turbo.position(topic);
+        await fixture.Post.create({ body: 'one', topicId: topic.id });
+        await fixture.Post.create({ body: 'two', topicId: topic.id });
+
+        const socket = await fixture.client();
+        const events: string[] = [];
+        socket.on('turbo-stream', (html: string, meta: { seq: number }) => events.push(`message ${meta.seq}`));
+        const ack = await new Promise<object>((resolve) => socket.emit('subscribe', { signedStreamName: fixture.server.turbo.signedStreamName(topic), since: rendered }, (answer: object) => {
+
+            events.push('ack');
+            resolve(answer);
+        }));
+        await fixture.Post.create({ body: 'three', topicId: topic.id });
+        await eventually(() => assert.equal(events.length, 4));
+        assert.deepEqual({ ...ack }, { ok: true, stream: topic.stream.name, epoch: rendered.epoch, seq: 2 });
+        // The ack callback runs when the ack arrives, before the replayed messages behind it
+        assert.deepEqual(events, ['ack', 'message 1', 'message 2', 'message 3']);
+    });
+
+    it('says gap when the position cannot be resumed: another epoch, or older than the buffer', async () => {
+
+        const small = await createFixture({ replay: { size: 2 } });
+        try {
+            await small.start();
+            const topic = await small.Topic.create({ title: 'News' });
+            const rendered = small.server.turbo.position(topic);
+            for (const body of ['one', 'two', 'three']) {
+                await small.Post.create({ body, topicId: topic.id });
+            }
+
+            const signed = small.server.turbo.signedStreamName(topic);
+            const socket = await small.client();
+            assert.deepEqual(await small.subscribe(socket, signed, rendered), { ok: true, stream: topic.stream.name, gap: true });
+            assert.deepEqual(await small.subscribe(socket, signed, { epoch: 'from-another-process', seq: 3 }), { ok: true, stream: topic.stream.name, gap: true });
+            assert.deepEqual(await small.subscribe(socket, signed, { ...rendered, seq: 1 }), { ok: true, stream: topic.stream.name });
+            assert.deepEqual(await small.subscribe(socket, signed, { epoch: 42, seq: -1 } as never), { ok: false, error: 'bad-request' });
+        }
+        finally {
+            await small.close();
+        }
+    });
+
     it('refuses the default namespace', async () => {
 
         await fixture.start();
