@@ -17,7 +17,8 @@ export interface BroadcastFailure {
 /** Delivers records to subscribers: in-process (memory) or over socket.io. */
 export interface Transport {
     readonly kind: string;
-    publish(record: BroadcastRecord): void;
+    /** Consecutive records of one stream and one epoch, in seq order, to be sent as one frame. */
+    publish(records: readonly BroadcastRecord[]): void;
     /** Called when the server starts (again, after a stop). */
     start?(): void;
     stop(): Promise<void>;
@@ -33,6 +34,11 @@ export interface BroadcasterOptions {
     transport: Transport;
     log: (tags: string[], data: object) => void;
     replay: ReplayLog;
+    /**
+     * Broadcasts to one stream within the same event-loop turn (window 0) or within `window` ms
+     * leave as one frame; false sends each broadcast on its own.
+     */
+    batch: false | { window: number };
 }
 
 export interface BroadcastStats {
@@ -44,6 +50,8 @@ export interface BroadcastStats {
     templates: number;
     /** failed broadcasts and hook errors */
     errors: number;
+    /** frames handed to the transport (fewer than broadcasts when batching combines them) */
+    frames: number;
 }
 
 
@@ -56,7 +64,7 @@ const noop = () => undefined;
  */
 export class Broadcaster implements StreamRuntime {
 
-    readonly stats: BroadcastStats = { broadcasts: 0, renders: 0, templates: 0, errors: 0 };
+    readonly stats: BroadcastStats = { broadcasts: 0, renders: 0, templates: 0, errors: 0, frames: 0 };
     readonly transport: Transport;
     readonly replay: ReplayLog;
 
@@ -65,11 +73,15 @@ export class Broadcaster implements StreamRuntime {
     readonly #tails = new Map<string, Promise<void>>();
     readonly #observers = new Set<BroadcastObserver>();
     readonly #hookScope = new AsyncLocalStorage<Set<Promise<void>>>();
+    readonly #batch: BroadcasterOptions['batch'];
+    #pending = new Map<string, BroadcastRecord[]>();
+    #flushed: Promise<void> | null = null;
 
     constructor(options: BroadcasterOptions) {
 
         this.transport = options.transport;
         this.replay = options.replay;
+        this.#batch = options.batch;
         this.#log = options.log;
         this.#renderTemplate = async (template, context) => {
 
@@ -115,14 +127,18 @@ export class Broadcaster implements StreamRuntime {
         rendering.catch(noop);                                      // Awaited per stream below
 
         try {
-            await Promise.all(names.map((stream) => this.#inOrder(stream, async () => {
+            // Sequence numbers are taken in call order per stream; sending may wait for the batch
+            const sent = await Promise.all(names.map((stream) => this.#inOrder(stream, async () => {
 
                 const record = this.replay.append(stream, await rendering);
-                this.transport.publish(record);
                 for (const observer of this.#observers) {
                     observer.broadcast?.(record);
                 }
+
+                return { sent: this.#send1(record) };
             })));
+
+            await Promise.all(sent.map((item) => item.sent));
         }
         catch (error) {
             this.#fail({ error: error as Error, streams: names });
@@ -132,12 +148,66 @@ export class Broadcaster implements StreamRuntime {
         ++this.stats.broadcasts;
     }
 
+    #send1(record: BroadcastRecord): Promise<void> {
+
+        if (!this.#batch) {
+            this.#publish([record]);
+            return Promise.resolve();
+        }
+
+        const pending = this.#pending.get(record.stream);
+        if (pending) {
+            pending.push(record);
+        }
+        else {
+            this.#pending.set(record.stream, [record]);
+        }
+
+        this.#flushed ??= new Promise<void>((resolve) => {
+
+            const flush = () => {
+
+                const batches = this.#pending;
+                this.#pending = new Map();
+                this.#flushed = null;
+                for (const records of batches.values()) {
+                    this.#publish(records);
+                }
+
+                resolve();
+            };
+
+            const window = this.#batch ? this.#batch.window : 0;
+            if (window > 0) {
+                setTimeout(flush, window);
+            }
+            else {
+                setImmediate(flush);
+            }
+        });
+
+        return this.#flushed;
+    }
+
+    // A frame holds one epoch: a counter replaced mid-batch starts a new frame
+    #publish(records: readonly BroadcastRecord[]): void {
+
+        let start = 0;
+        for (let i = 1; i <= records.length; ++i) {
+            if (i === records.length || records[i]!.epoch !== records[start]!.epoch) {
+                ++this.stats.frames;
+                this.transport.publish(start === 0 && i === records.length ? records : records.slice(start, i));
+                start = i;
+            }
+        }
+    }
+
     // Chains work per stream so publishing follows call order even when renders finish out of order
-    #inOrder(stream: string, task: () => Promise<void>): Promise<void> {
+    #inOrder<T>(stream: string, task: () => Promise<T>): Promise<T> {
 
         const previous = this.#tails.get(stream) ?? Promise.resolve();
         const current = previous.then(task);
-        const tail = current.catch(noop);
+        const tail = current.then(noop, noop);
         this.#tails.set(stream, tail);
         void tail.then(() => {
 
@@ -168,6 +238,7 @@ export class Broadcaster implements StreamRuntime {
     async drain(): Promise<void> {
 
         await Promise.all([...this.#tails.values()]);
+        await this.#flushed;
     }
 
     #fail(failure: BroadcastFailure): void {

@@ -48,6 +48,11 @@ export interface HapiTurboOptions {
     auth?: false | string | RouteOptionsAccess;
     /** Origins whose pages may open a socket: '*', a list of origins, or (default) the server's own. */
     origins?: '*' | string[];
+    /**
+     * Broadcasts to one stream within one event-loop turn (`{ window: 0 }`, the default) or within
+     * `window` ms leave as one frame; `false` sends each broadcast as its own frame.
+     */
+    batch?: false | { window?: number };
     /** The replay buffer that lets reconnecting pages catch up (docs/guarantees.md). */
     replay?: Partial<ReplayOptions>;
     /** Per-socket limits against broken and hostile clients (docs/guarantees.md). */
@@ -178,7 +183,7 @@ const register = async function (server: Server, rawOptions: HapiTurboOptions): 
         new SocketIoTransport({ listener: server.listener, path: options.path, secrets, authorize, identify, log, replay, origins: options.origins, limits: options.limits });
 
     const renderTemplate = (template: string, context: object) => server.render(template, context, { layout: false } as never);
-    const broadcaster = new Broadcaster({ transport, log, renderTemplate, replay });
+    const broadcaster = new Broadcaster({ transport, log, renderTemplate, replay, batch: options.batch });
 
     for (const [identity, cls] of registry.entries) {
         bindStream(cls, identity, broadcaster);

@@ -36,10 +36,12 @@ const openRoom = async function (page: Page, path: string): Promise<void> {
 };
 
 
+// Waits for the fresh, empty form: typing into the old one while the frame reloads would be lost
 const send = async function (page: Page, text: string): Promise<void> {
 
     await page.getByLabel('Message').fill(text);
     await page.getByRole('button', { name: 'Send' }).click();
+    await expect(page.getByLabel('Message')).toHaveValue('');
 };
 
 

@@ -145,11 +145,17 @@ export const createFixture = async function (options: FixtureOptions = {}) {
 export type Fixture = Awaited<ReturnType<typeof createFixture>>;
 
 
-/** Collects `turbo-stream` events a client receives. */
+/** Collects the messages a client receives, one entry per message, batches taken apart. */
 export const collect = function (socket: Socket) {
 
     const received: { html: string; stream: string; epoch: string; seq: number }[] = [];
-    socket.on('turbo-stream', (html: string, meta: { stream: string; epoch: string; seq: number }) => received.push({ html, ...meta }));
+    socket.on('turbo-stream', (html: string | string[], meta: { stream: string; epoch: string; seq: number; count?: number }) => {
+
+        // A batch carries consecutive messages: meta.seq is the last one's
+        const parts = Array.isArray(html) ? html : [html];
+        parts.forEach((part, index) => received.push({ html: part, stream: meta.stream, epoch: meta.epoch, seq: meta.seq - parts.length + 1 + index }));
+    });
+
     return received;
 };
 

@@ -58,7 +58,12 @@ const openPage = function (fixture: Fixture): Page {
 
     const member = (position: StreamPosition): StreamMember => ({
         position,
-        receive: (_html, meta) => page.applied.push(meta.seq),
+        receive: (_html, meta) => {
+
+            for (let seq = meta.from; seq <= meta.seq; ++seq) {
+                page.applied.push(seq);
+            }
+        },
         setConnected: () => undefined,
         setFailed: (reason) => page.failures.push(reason),
         refresh: (reason) => {

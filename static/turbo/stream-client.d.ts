@@ -7,6 +7,8 @@ export interface StreamPosition {
 
 export interface StreamMessageMeta extends StreamPosition {
     stream: string;
+    /** The first seq in this delivery: one message, or several consecutive ones joined (`from`..`seq`). */
+    from: number;
 }
 
 export interface StreamMember {

@@ -148,10 +148,14 @@ export class StreamClient {
         });
     }
 
+    // One message: (html, meta). Several consecutive ones: (html[], meta) with meta.count, meta.seq
+    // being the last one's. Only what comes after the entry's position is applied, in one go.
     #received(html, meta) {
 
-        const entry = typeof html === 'string' && meta ? this.#byStream.get(meta.stream) : undefined;
-        if (!entry || !Number.isSafeInteger(meta.seq)) {
+        const count = Array.isArray(html) ? html.length : 1;
+        const valid = meta && Number.isSafeInteger(meta.seq) && (Array.isArray(html) ? count > 0 && meta.count === count && html.every((part) => typeof part === 'string') : typeof html === 'string');
+        const entry = valid ? this.#byStream.get(meta.stream) : undefined;
+        if (!entry) {
             return;
         }
 
@@ -166,7 +170,8 @@ export class StreamClient {
             return;                                                 // Seen already (a replay overlapping live delivery)
         }
 
-        if (position && meta.seq > position.seq + 1) {
+        const first = meta.seq - count + 1;
+        if (position && first > position.seq + 1) {
             // Something between was missed: ask again from where we are; the replay fills the hole
             if (!entry.resyncing) {
                 entry.resyncing = true;
@@ -179,10 +184,12 @@ export class StreamClient {
             return;
         }
 
+        const from = position ? Math.max(first, position.seq + 1) : first;
+        const fresh = Array.isArray(html) ? html.slice(from - first).join('') : html;
         entry.position = { epoch: meta.epoch, seq: meta.seq };
         // One member per stream hands the message on: the page applies it once however many
         // elements share the stream
-        entry.members.values().next().value?.receive(html, meta);
+        entry.members.values().next().value?.receive(fresh, { stream: meta.stream, epoch: meta.epoch, seq: meta.seq, from });
     }
 
     #refresh(entry, reason) {

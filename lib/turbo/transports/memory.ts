@@ -30,15 +30,17 @@ export class MemoryTransport implements Transport {
         };
     }
 
-    publish(record: BroadcastRecord): void {
+    publish(records: readonly BroadcastRecord[]): void {
 
-        this.published.push(record);
+        this.published.push(...records);
         if (this.published.length > KEEP) {
             this.published.splice(0, this.published.length - KEEP);
         }
 
-        for (const listener of this.#subscribers.get(record.stream) ?? []) {
-            listener(record);
+        for (const record of records) {
+            for (const listener of this.#subscribers.get(record.stream) ?? []) {
+                listener(record);
+            }
         }
     }
 

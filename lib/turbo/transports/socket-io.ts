@@ -74,6 +74,20 @@ const sinceOf = function (payload: unknown): StreamPosition | undefined | null {
 
 
 /**
+ * The arguments of a `turbo-stream` event. One message: `(html, { stream, epoch, seq })`. Several
+ * consecutive messages of a stream: `(html[], { stream, epoch, seq, count })`, where `seq` is the
+ * last one's and the array holds each message's markup in order, so a client that has seen some of
+ * them applies only the rest.
+ */
+export const frameOf = function (records: readonly BroadcastRecord[]): [string | string[], object] {
+
+    const last = records[records.length - 1]!;
+    const meta = { stream: last.stream, epoch: last.epoch, seq: last.seq };
+    return records.length === 1 ? [last.html, meta] : [records.map((record) => record.html), { ...meta, count: records.length }];
+};
+
+
+/**
  * Browsers always send Origin on WebSocket handshakes, and CORS settings do not stop a page on
  * another site from opening one with the user's cookies (cross-site WebSocket hijacking). Requests
  * without an Origin come from non-browser clients, which can forge any header anyway.
@@ -206,10 +220,8 @@ export class SocketIoTransport implements Transport {
         const position = this.#options.replay.position(stream);
         const resume = since ? this.#options.replay.resume(stream, since) : { records: [] };
         ack?.({ ok: true, stream, epoch: position.epoch, seq: position.seq, ...('gap' in resume ? { gap: true } : {}) });
-        if ('records' in resume) {
-            for (const record of resume.records) {
-                socket.emit('turbo-stream', record.html, { stream, epoch: record.epoch, seq: record.seq });
-            }
+        if ('records' in resume && resume.records.length) {
+            socket.emit('turbo-stream', ...frameOf(resume.records));
         }
 
         await joined;
@@ -235,9 +247,9 @@ export class SocketIoTransport implements Transport {
         ack?.({ ok: true, stream: name });
     }
 
-    publish(record: BroadcastRecord): void {
+    publish(records: readonly BroadcastRecord[]): void {
 
-        this.namespace.to(record.stream).emit('turbo-stream', record.html, { stream: record.stream, epoch: record.epoch, seq: record.seq });
+        this.namespace.to(records[0]!.stream).emit('turbo-stream', ...frameOf(records));
     }
 
     // A client that stops reading leaves its messages queued in this process: first in the kernel,

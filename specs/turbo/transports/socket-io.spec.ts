@@ -186,7 +186,11 @@ describe('socket.io transport', () => {
 
         const socket = await fixture.client();
         const events: string[] = [];
-        socket.on('turbo-stream', (html: string, meta: { seq: number }) => events.push(`message ${meta.seq}`));
+        socket.on('turbo-stream', (html: string | string[], meta: { seq: number }) => {
+
+            const parts = Array.isArray(html) ? html : [html];
+            parts.forEach((_, index) => events.push(`message ${meta.seq - parts.length + 1 + index}`));
+        });
         const ack = await new Promise<object>((resolve) => socket.emit('subscribe', { signedStreamName: fixture.server.turbo.signedStreamName(topic), since: rendered }, (answer: object) => {
 
             events.push('ack');
@@ -219,6 +223,43 @@ describe('socket.io transport', () => {
         }
         finally {
             await small.close();
+        }
+    });
+
+    it('sends the broadcasts of one event-loop turn to a stream as one frame, in order, each with its own seq', async () => {
+
+        await fixture.start();
+        const socket = await fixture.client();
+        const frames: [string | string[], { seq: number; count?: number }][] = [];
+        socket.on('turbo-stream', (html: string | string[], meta: { seq: number; count?: number }) => frames.push([html, meta]));
+        await fixture.subscribe(socket, fixture.server.turbo.sign('ticker'));
+
+        await Promise.all([1, 2, 3].map((n) => fixture.server.turbo.broadcast('ticker', TurboStream.update({ id: 'n' }, { text: `${n}` }))));
+        await fixture.server.turbo.broadcast('ticker', TurboStream.update({ id: 'n' }, { text: '4' }));
+        await eventually(() => assert.equal(frames.length, 2));
+
+        const update = (n: number) => `<turbo-stream action="update" target="n"><template>${n}</template></turbo-stream>`;
+        assert.deepEqual(frames[0]![0], [update(1), update(2), update(3)]);
+        assert.deepEqual({ ...frames[0]![1], epoch: undefined }, { stream: 'ticker', epoch: undefined, seq: 3, count: 3 });
+        assert.deepEqual(frames[1], [update(4), { stream: 'ticker', epoch: fixture.server.turbo.position('ticker').epoch, seq: 4 }]);
+        assert.equal(fixture.server.turbo.stats.frames, 2);
+    });
+
+    it('sends every broadcast as its own frame with batch: false', async () => {
+
+        const naive = await createFixture({ batch: false });
+        try {
+            await naive.start();
+            const socket = await naive.client();
+            const frames: unknown[] = [];
+            socket.on('turbo-stream', (html: unknown) => frames.push(html));
+            await naive.subscribe(socket, naive.server.turbo.sign('ticker'));
+            await Promise.all([1, 2, 3].map((n) => naive.server.turbo.broadcast('ticker', TurboStream.update({ id: 'n' }, { text: `${n}` }))));
+            await eventually(() => assert.equal(frames.length, 3));
+            assert.equal(frames.every((html) => typeof html === 'string'), true);
+        }
+        finally {
+            await naive.close();
         }
     });
 
