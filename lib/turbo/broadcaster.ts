@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 
 import { renderFragments, type FragmentInput, type TemplateRenderer } from './renderer.ts';
-import { ReplayLog, type ReplayRecord, type StreamPosition } from './replay.ts';
+import type { ReplayRecord, StreamLog, StreamPosition } from './replay.ts';
 import { Stream, type StreamRuntime } from './stream.ts';
 
 /** One message on one stream: the rendered <turbo-stream> markup and its place (epoch, seq) in the stream. */
@@ -33,7 +33,7 @@ export interface BroadcasterOptions {
     renderTemplate: TemplateRenderer;
     transport: Transport;
     log: (tags: string[], data: object) => void;
-    replay: ReplayLog;
+    replay: StreamLog;
     /**
      * Broadcasts to one stream within the same event-loop turn (window 0) or within `window` ms
      * leave as one frame; false sends each broadcast on its own.
@@ -66,7 +66,7 @@ export class Broadcaster implements StreamRuntime {
 
     readonly stats: BroadcastStats = { broadcasts: 0, renders: 0, templates: 0, errors: 0, frames: 0 };
     readonly transport: Transport;
-    readonly replay: ReplayLog;
+    readonly replay: StreamLog;
 
     readonly #renderTemplate: TemplateRenderer;
     readonly #log: BroadcasterOptions['log'];
@@ -130,7 +130,7 @@ export class Broadcaster implements StreamRuntime {
             // Sequence numbers are taken in call order per stream; sending may wait for the batch
             const sent = await Promise.all(names.map((stream) => this.#inOrder(stream, async () => {
 
-                const record = this.replay.append(stream, await rendering);
+                const record = await this.replay.append(stream, await rendering);
                 for (const observer of this.#observers) {
                     observer.broadcast?.(record);
                 }

@@ -38,8 +38,10 @@ export const createHelpers = function (context: HelperContext) {
         // subscription, so nothing falls in between
         return new Handlebars.SafeString(streamables.map((streamable) => {
 
+            // An unknown position (no epoch) is left out: the element then starts from its subscription
             const { signed, epoch, seq } = context.subscription(streamable);
-            return `<${ELEMENT} signed-stream-name="${escapeHtml(signed)}" epoch="${escapeHtml(epoch)}" seq="${seq}"></${ELEMENT}>`;
+            const position = epoch ? ` epoch="${escapeHtml(epoch)}" seq="${seq}"` : '';
+            return `<${ELEMENT} signed-stream-name="${escapeHtml(signed)}"${position}></${ELEMENT}>`;
         }).join(''));
     };
 

@@ -11,17 +11,20 @@ import type { Server as SocketIoServer } from 'socket.io';
 
 import { Broadcaster, type BroadcastObserver, type BroadcastStats, type Transport } from './broadcaster.ts';
 import { createHelpers } from './helpers.ts';
-import { wireModelStreams } from './model-stream.ts';
+import { ModelStream, wireModelStreams } from './model-stream.ts';
 import { discoverStreams, StreamRegistry } from './registry.ts';
 import { renderFragments, type FragmentInput } from './renderer.ts';
 import { applyOptions, type ValidatedOptions } from './schemas.ts';
 import { signStreamName, verifyStreamName } from './signing.ts';
-import { bindStream, runtimeOf, unbindStream, type Stream } from './stream.ts';
-import { ReplayLog, type ReplayOptions, type StreamPosition } from './replay.ts';
+import { bindStream, runtimeOf, Stream, unbindStream } from './stream.ts';
+import { createAdapter } from '@socket.io/redis-streams-adapter';
+
+import { connectRedis, RedisStreamLog, type RedisClient } from './redis.ts';
+import { ReplayLog, type ReplayOptions, type StreamLog, type StreamPosition } from './replay.ts';
 import { createAuthorizer } from './subscriptions.ts';
 import { MemoryTransport } from './transports/memory.ts';
 import { SocketIoTransport, type SocketLimits } from './transports/socket-io.ts';
-import { toViewContext } from './view-context.ts';
+import { instanceOf, toViewContext } from './view-context.ts';
 
 export const TURBO_STREAM_TYPE = 'text/vnd.turbo-stream.html';
 
@@ -53,6 +56,12 @@ export interface HapiTurboOptions {
      * `window` ms leave as one frame; `false` sends each broadcast as its own frame.
      */
     batch?: false | { window?: number };
+    /**
+     * Redis URL (`redis://…`): socket.io rooms go through the Redis Streams adapter, and sequence
+     * counters and replay buffers live in Redis, so several processes serve the same streams and any
+     * of them, or a script, can broadcast (docs/scaling.md).
+     */
+    redis?: string | { url: string };
     /** The replay buffer that lets reconnecting pages catch up (docs/guarantees.md). */
     replay?: Partial<ReplayOptions>;
     /** Per-socket limits against broken and hostile clients (docs/guarantees.md). */
@@ -70,8 +79,10 @@ export interface TurboApi {
     /** The stream name of a row, a Stream, an "<app>:<Class>" name or a plain name. */
     streamName(streamable: unknown): string;
     signedStreamName(streamable: unknown): string;
-    /** Where a stream stands: the epoch of its counter and the seq of its last message. */
+    /** Where a stream stands: the epoch of its counter and the seq of its last message, as this process knows it. */
     position(streamable: unknown): StreamPosition;
+    /** The same, asked of the shared log when there is one (Redis). */
+    fetchPosition(streamable: unknown): Promise<StreamPosition>;
     observe(observer: BroadcastObserver): () => void;
     /** Resolves once every broadcast started so far has been published. */
     drain(): Promise<void>;
@@ -116,6 +127,46 @@ const assetFiles = function (): Record<string, string> {
         'socket.io.esm.min.js': join(socketIo, 'socket.io.esm.min.js'),
         'socket.io.esm.min.js.map': join(socketIo, 'socket.io.esm.min.js.map')
     };
+};
+
+
+// The streams a page's context can subscribe to: rows with a ModelStream, Stream instances, and
+// every registered stream class that takes no arguments
+const streamsIn = function (context: object, registry: StreamRegistry): string[] {
+
+    const names = new Set<string>();
+    const visit = (value: unknown, depth: number) => {
+
+        if (value === null || typeof value !== 'object' || depth > 4) {
+            return;
+        }
+
+        if (value instanceof Stream) {
+            names.add(value.name);
+            return;
+        }
+
+        const instance = instanceOf(value);
+        if (instance) {
+            const stream = (instance as unknown as { stream?: unknown }).stream;
+            if (stream instanceof Stream) {
+                names.add(stream.name);
+            }
+        }
+
+        for (const item of Array.isArray(value) ? value : Object.values(value)) {
+            visit(item, depth + 1);
+        }
+    };
+
+    visit(context, 0);
+    for (const [identity, cls] of registry.entries) {
+        if (cls.length === 0 && !(cls.prototype instanceof ModelStream)) {
+            names.add(identity);
+        }
+    }
+
+    return [...names];
 };
 
 
@@ -177,10 +228,21 @@ const register = async function (server: Server, rawOptions: HapiTurboOptions): 
 
     const log = (tags: string[], data: object) => server.log(tags, data);
     const authorize = createAuthorizer({ secrets, registry, log });
-    const replay = new ReplayLog(options.replay);
+    // With Redis: one client for the log, which fails fast while Redis is away (a broadcast then
+    // fails and is logged), and one for the socket.io adapter, which waits for Redis to come back
+    const redisUrl = typeof options.redis === 'string' ? options.redis : options.redis?.url;
+    const redis: RedisClient[] = [];
+    let replay: StreamLog = new ReplayLog(options.replay);
+    let adapter: ReturnType<typeof createAdapter> | undefined;
+    if (redisUrl) {
+        redis.push(await connectRedis(redisUrl, log, { failFast: true }), await connectRedis(redisUrl, log, { failFast: false }));
+        replay = new RedisStreamLog(redis[0]!, options.replay);
+        adapter = createAdapter(redis[1]!, { blockTimeInMs: 1000 });
+    }
+
     const transport: Transport = options.transport === 'memory' ?
         new MemoryTransport() :
-        new SocketIoTransport({ listener: server.listener, path: options.path, secrets, authorize, identify, log, replay, origins: options.origins, limits: options.limits });
+        new SocketIoTransport({ listener: server.listener, path: options.path, secrets, authorize, identify, log, replay, adapter, origins: options.origins, limits: options.limits });
 
     const renderTemplate = (template: string, context: object) => server.render(template, context, { layout: false } as never);
     const broadcaster = new Broadcaster({ transport, log, renderTemplate, replay, batch: options.batch });
@@ -222,6 +284,12 @@ const register = async function (server: Server, rawOptions: HapiTurboOptions): 
         streamName: resolveName,
         signedStreamName: (streamable) => sign(resolveName(streamable)),
         position: (streamable) => broadcaster.position(resolveName(streamable)),
+        fetchPosition: async (streamable) => {
+
+            const name = resolveName(streamable);
+            await replay.refresh?.([name]);
+            return replay.position(name);
+        },
         observe: (observer) => broadcaster.observe(observer),
         drain: () => broadcaster.drain(),
         stats: broadcaster.stats,
@@ -255,12 +323,19 @@ const register = async function (server: Server, rawOptions: HapiTurboOptions): 
         }
     });
 
-    // Pages get the same model-instance handling as broadcasts (see view-context.ts)
-    server.ext('onPreResponse', (request, h) => {
+    // Pages get the same model-instance handling as broadcasts (see view-context.ts). With a shared
+    // log, the positions of the streams a page may subscribe to are fetched before it renders.
+    server.ext('onPreResponse', async (request, h) => {
 
         const response = request.response as { variety?: string; source?: { context?: object } };
         if (response.variety === 'view' && response.source?.context) {
             response.source.context = toViewContext(response.source.context);
+            if (replay.refresh) {
+                await replay.refresh(streamsIn(response.source.context, registry)).catch((error: Error) => {
+
+                    log(['hapi-turbo', 'redis', 'error'], { message: error.message });
+                });
+            }
         }
 
         return h.continue;
@@ -307,7 +382,15 @@ const register = async function (server: Server, rawOptions: HapiTurboOptions): 
         await transport.stop();
     });
 
-    server.ext('onPostStop', () => {
+    server.ext('onPostStop', async () => {
+
+        if (transport instanceof SocketIoTransport) {
+            for (const namespace of [transport.io.of('/'), transport.namespace]) {
+                namespace.adapter.close();
+            }
+        }
+
+        await Promise.all(redis.map((client) => client.quit().catch(() => undefined)));
 
         liveTurbos.delete(api);
         for (const [, cls] of registry.entries) {

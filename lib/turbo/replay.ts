@@ -43,13 +43,30 @@ interface Entry {
 /** What a resuming client gets: the messages it missed, in order, or `gap` when they are gone. */
 export type Resume = { records: readonly ReplayRecord[] } | { gap: true };
 
+/**
+ * Counters and replay buffers: in process memory (ReplayLog), or shared by every process through
+ * Redis (RedisStreamLog in redis.ts).
+ */
+export interface StreamLog {
+    readonly options: ReplayOptions;
+    /** Where a stream stands, as far as this process knows without asking anyone. */
+    position(stream: string): StreamPosition;
+    /** Takes the next seq of `stream` and keeps the message for replay. */
+    append(stream: string, html: string): ReplayRecord | Promise<ReplayRecord>;
+    /** What a client that has seen `from` missed since. */
+    resume(stream: string, from: StreamPosition): Resume | Promise<Resume>;
+    /** Brings this process's knowledge of where the streams stand up to date (before a page renders). */
+    refresh?(streams: readonly string[]): Promise<void>;
+    close?(): Promise<void>;
+}
+
 
 /**
  * Sequence counters and a bounded replay buffer per stream, in process memory. Memory is bounded
  * three ways: per stream (`size`), in time (`maxAge`) and in total (`maxBytes`, `maxStreams`), by
  * evicting from the streams that were published to least recently.
  */
-export class ReplayLog {
+export class ReplayLog implements StreamLog {
 
     readonly options: ReplayOptions;
 

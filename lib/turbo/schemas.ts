@@ -28,6 +28,8 @@ export const pluginOptions = Joi.object({
     auth: Joi.alternatives(Joi.boolean().valid(false), Joi.string(), Joi.object().unknown(true)),
     // Origins allowed to open a socket; by default only the server's own (the Host header)
     origins: Joi.alternatives(Joi.string().valid('*'), Joi.array().items(Joi.string().uri())),
+    // Shares counters, replay buffers and socket.io rooms with every process using the same Redis
+    redis: Joi.alternatives(Joi.string().uri({ scheme: ['redis', 'rediss'] }), Joi.object({ url: Joi.string().uri({ scheme: ['redis', 'rediss'] }).required() })),
     // Broadcasts to one stream in the same event-loop turn (window 0) or within `window` ms leave as one frame
     batch: Joi.alternatives(Joi.boolean().valid(false), Joi.object({ window: Joi.number().integer().min(0).max(1000).default(0) })).default({ window: 0 }),
     replay: Joi.object({
@@ -57,6 +59,7 @@ export interface ValidatedOptions {
     auth?: false | string | object;
     origins?: '*' | string[];
     batch: false | { window: number };
+    redis?: string | { url: string };
     replay: ReplayOptions;
     limits: SocketLimits;
 }

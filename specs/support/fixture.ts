@@ -165,12 +165,12 @@ export const collect = function (socket: Socket) {
  * explicit values (assert.equal): a bare failing assert.ok() makes node re-read the source file for
  * its message on every poll, which is very slow under tsx.
  */
-export const eventually = async function (check: () => void, ms = 5000): Promise<void> {
+export const eventually = async function (check: () => unknown, ms = 5000): Promise<void> {
 
     const until = Date.now() + ms;
     for (;;) {
         try {
-            check();
+            await check();
             return;
         }
         catch (error) {

@@ -1,9 +1,9 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 
-import { Server, type Namespace, type Socket } from 'socket.io';
+import { Server, type Namespace, type ServerOptions, type Socket } from 'socket.io';
 
 import type { BroadcastRecord, Transport } from '../broadcaster.ts';
-import type { ReplayLog, StreamPosition } from '../replay.ts';
+import type { StreamLog, StreamPosition } from '../replay.ts';
 import { signedNameOf, type Authorizer } from '../subscriptions.ts';
 import { verifyStreamName } from '../signing.ts';
 
@@ -29,7 +29,9 @@ export interface SocketIoTransportOptions {
     /** Finds the user of a connecting socket from its handshake (cookies, authorization header). */
     identify: (headers: Record<string, string | string[] | undefined>) => Promise<unknown>;
     log: (tags: string[], data: object) => void;
-    replay: ReplayLog;
+    replay: StreamLog;
+    /** A socket.io adapter factory (the Redis Streams adapter when several processes share the work). */
+    adapter?: ServerOptions['adapter'];
     /** Origins allowed to open a socket: '*', a list, or undefined for the server's own origin only. */
     origins?: '*' | readonly string[];
     limits: SocketLimits;
@@ -135,6 +137,7 @@ export class SocketIoTransport implements Transport {
             path: options.path,
             serveClient: false,                             // The plugin serves the ESM client with its assets
             maxHttpBufferSize: options.limits.maxFrameBytes,
+            ...(options.adapter ? { adapter: options.adapter } : {}),
             allowRequest: (request, callback) => callback(null, originAllowed(request, options.origins))
         });
 
@@ -201,6 +204,14 @@ export class SocketIoTransport implements Transport {
         }
 
         const answer = await this.#options.authorize(payload, state.user);
+        if (!answer.ok && answer.error === 'forbidden') {
+            // Access is checked on every subscribe: refused now means out, even if it was let in before
+            const name = verifyStreamName(signedNameOf(payload), this.#options.secrets);
+            if (name !== null && state.streams.delete(name)) {
+                void socket.leave(name);
+            }
+        }
+
         if (!answer.ok || !socket.connected) {
             ack?.(answer);
             return;
@@ -212,13 +223,29 @@ export class SocketIoTransport implements Transport {
             return;
         }
 
-        // Joining, acknowledging and replaying happen in one synchronous step: a broadcast is either
-        // in the replay (published before) or delivered through the room (after), never neither.
-        // The ack goes first so the client knows the stream's name when the replayed messages arrive.
+        // The socket joins before the replay is read: a broadcast is either in the replay (published
+        // before) or delivered through the room (after), never neither; one in both arrives twice
+        // and the client drops the second. The ack goes first so the client knows the stream's name
+        // when the replayed messages arrive. With the in-memory log all of it is one synchronous step.
         state.streams.add(stream);
         const joined = socket.join(stream);
-        const position = this.#options.replay.position(stream);
-        const resume = since ? this.#options.replay.resume(stream, since) : { records: [] };
+        const log = this.#options.replay;
+        if (!since && log.refresh) {
+            await log.refresh([stream]).catch(() => undefined);            // The ack must say where the stream stands
+        }
+
+        let resume = since ? log.resume(stream, since) : { records: [] };
+        if (resume instanceof Promise) {
+            try {
+                resume = await resume;
+            }
+            catch (error) {
+                this.#options.log(['hapi-turbo', 'subscribe', 'error'], { stream, message: (error as Error).message });
+                resume = { gap: true };                                     // Cannot tell what was missed: refresh
+            }
+        }
+
+        const position = log.position(stream);
         ack?.({ ok: true, stream, epoch: position.epoch, seq: position.seq, ...('gap' in resume ? { gap: true } : {}) });
         if ('records' in resume && resume.records.length) {
             socket.emit('turbo-stream', ...frameOf(resume.records));
