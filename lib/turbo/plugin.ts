@@ -41,6 +41,8 @@ export interface HapiTurboOptions {
     streams?: import('./registry.ts').StreamDeclarations;
     /** Where to discover `<app>/streams.ts` when `streams` is not given (default: `<cwd>/lib`). */
     streamsPath?: string;
+    /** Install the Sequelize hooks of ModelStreams (default true); false in processes that only broadcast by name. */
+    hooks?: boolean;
     /** `'socket.io'` (default) or `'memory'` (in-process, for tests and scripts). */
     transport?: 'socket.io' | 'memory';
     /** socket.io's HTTP path (default `/socket.io`). */
@@ -127,6 +129,19 @@ const assetFiles = function (): Record<string, string> {
         'socket.io.esm.min.js': join(socketIo, 'socket.io.esm.min.js'),
         'socket.io.esm.min.js.map': join(socketIo, 'socket.io.esm.min.js.map')
     };
+};
+
+
+const subscribed = async function (client: RedisClient, channel: string): Promise<void> {
+
+    for (const until = Date.now() + 2000; Date.now() < until;) {
+        const counts = await client.pubSubNumSub(channel).catch(() => ({} as Record<string, number>));
+        if (Number(counts[channel] ?? 0) > 0) {
+            return;
+        }
+
+        await new Promise((resolve) => setTimeout(resolve, 20));
+    }
 };
 
 
@@ -251,7 +266,9 @@ const register = async function (server: Server, rawOptions: HapiTurboOptions): 
         bindStream(cls, identity, broadcaster);
     }
 
-    wireModelStreams(registry.modelStreams, (cls, body, about) => runtimeOf(cls)?.runHook(body, about) ?? Promise.resolve());
+    if (options.hooks) {
+        wireModelStreams(registry.modelStreams, (cls, body, about) => runtimeOf(cls)?.runHook(body, about) ?? Promise.resolve());
+    }
 
     // Signing is an HMAC per name; pages print the same few names over and over
     const signed = new Map<string, string>();
@@ -385,7 +402,15 @@ const register = async function (server: Server, rawOptions: HapiTurboOptions): 
     server.ext('onPostStop', async () => {
 
         if (transport instanceof SocketIoTransport) {
-            for (const namespace of [transport.io.of('/'), transport.namespace]) {
+            const namespaces = [transport.io.of('/'), transport.namespace];
+            if (redis.length) {
+                // The Redis adapter subscribes to its channels in the background; closing it before
+                // that finished (a script that broadcasts once and exits) would reject the pending
+                // SUBSCRIBE with nobody to catch it
+                await Promise.all(namespaces.map((namespace) => subscribed(redis[0]!, `socket.io#${namespace.name}#${(namespace.adapter as unknown as { uid: string }).uid}#`)));
+            }
+
+            for (const namespace of namespaces) {
                 namespace.adapter.close();
             }
         }

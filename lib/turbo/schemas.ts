@@ -20,6 +20,8 @@ export const pluginOptions = Joi.object({
     sequelize: Joi.object().unknown(true),
     streams: Joi.object().pattern(/^[A-Za-z0-9_.-]+$/, Joi.alternatives(Joi.array().items(Joi.function()), Joi.object().unknown(true))),
     streamsPath: Joi.string(),
+    // Install the Sequelize hooks of ModelStreams (off in processes that only broadcast by name)
+    hooks: Joi.boolean().default(true),
     transport: Joi.string().valid('socket.io', 'memory').default('socket.io'),
     path: urlPath.default('/socket.io'),
     assetsPath: urlPath.default('/_turbo'),
@@ -53,6 +55,7 @@ export interface ValidatedOptions {
     sequelize?: import('sequelize').Sequelize;
     streams?: import('./registry.ts').StreamDeclarations;
     streamsPath?: string;
+    hooks: boolean;
     transport: 'socket.io' | 'memory';
     path: string;
     assetsPath: string;
