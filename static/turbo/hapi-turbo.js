@@ -18,7 +18,9 @@ const REFRESH = '<turbo-stream action="refresh"></turbo-stream>';
 const client = new StreamClient(() => {
 
     const path = document.querySelector('meta[name="hapi-turbo-socket-path"]')?.content || '/socket.io';
-    return io('/turbo', { path });
+    // WebSocket first, so a socket does not depend on sticky sessions when several processes serve
+    // the page; long-polling only where WebSocket is blocked
+    return io('/turbo', { path, transports: ['websocket', 'polling'], tryAllTransports: true });
 });
 
 
