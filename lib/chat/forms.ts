@@ -1,12 +1,48 @@
 import Boom from '@hapi/boom';
-import type { ResponseToolkit } from '@hapi/hapi';
+import type { Lifecycle, Request, ResponseToolkit } from '@hapi/hapi';
 import { ValidationError } from 'sequelize';
 
+const FORM = 'application/x-www-form-urlencoded';
+const NOT_A_FORM = `Forms must be sent as ${FORM}.`;
 
-/** A text field of a form payload, trimmed; anything but a single string reads as empty. */
+
+/**
+ * The payload of a form post. Browsers and Turbo send forms urlencoded; any other body (JSON, plain
+ * text, none at all) is refused with 415 rather than read as if it were one.
+ */
+export const formPayload = function (request: Request): unknown {
+
+    if (request.mime !== FORM) {
+        throw Boom.unsupportedMediaType(NOT_A_FORM);
+    }
+
+    return request.payload;
+};
+
+
+/** Route payload failAction: the bodies hapi will not parse (multipart) get the same 415 as the others. */
+export const payloadFailAction: Lifecycle.Method = function (request, h, error) {
+
+    if (Boom.isBoom(error) && error.output.statusCode === 415) {
+        throw Boom.unsupportedMediaType(NOT_A_FORM);
+    }
+
+    throw error ?? Boom.badRequest();
+};
+
+
+/**
+ * A text field of a form payload, trimmed; anything but a single string reads as empty. Bytes and
+ * %-escapes that are not UTF-8 reach here as U+FFFD: that text is refused (400), not stored mangled.
+ * (A U+FFFD sent as valid UTF-8 cannot be told apart, and is refused too.)
+ */
 export const textField = function (payload: unknown, name: string): string {
 
     const value = payload !== null && typeof payload === 'object' ? (payload as Record<string, unknown>)[name] : undefined;
+    if (typeof value === 'string' && value.includes('\uFFFD')) {
+        throw Boom.badRequest(`The ${name} field must be valid UTF-8.`);
+    }
+
     return typeof value === 'string' ? value.trim() : '';
 };
 

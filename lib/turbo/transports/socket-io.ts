@@ -288,7 +288,15 @@ export class SocketIoTransport implements Transport {
         const clients = (this.io.engine as unknown as { clients: Record<string, EngineSocket> }).clients;
         for (const conn of Object.values(clients)) {
             const queued = (conn.transport?.socket?.bufferedAmount ?? 0) + conn.writeBuffer.reduce((sum, packet) => sum + (typeof packet.data === 'string' ? packet.data.length : 0), 0);
+            // Over the limit on two sweeps in a row: a reader that is merely behind after a burst
+            // drains within one sweep and is left alone
             if (queued <= limit) {
+                conn.hapiTurboOverLimit = false;
+                continue;
+            }
+
+            if (!conn.hapiTurboOverLimit) {
+                conn.hapiTurboOverLimit = true;
                 continue;
             }
 
@@ -315,6 +323,7 @@ export class SocketIoTransport implements Transport {
 // The parts of engine.io's socket the sweep reads; engine.io does not export these types
 interface EngineSocket {
     id: string;
+    hapiTurboOverLimit?: boolean;
     writeBuffer: { data?: unknown }[];
     transport?: { socket?: { bufferedAmount?: number; terminate?: () => void } };
     close(discard?: boolean): void;

@@ -1,0 +1,765 @@
+import assert from 'node:assert/strict';
+import { createHmac, randomInt } from 'node:crypto';
+import { get } from 'node:http';
+import { afterEach, describe, it } from 'node:test';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+
+import type { Socket } from 'socket.io-client';
+
+import { Stream, TurboStream } from '../../lib/turbo/index.ts';
+import { signStreamName } from '../../lib/turbo/signing.ts';
+import { MAX_SIGNED_NAME } from '../../lib/turbo/subscriptions.ts';
+import { collect, createFixture, eventually, SECRET, type Fixture, type FixtureOptions } from '../support/fixture.ts';
+
+// Hostile clients against the socket.io transport: garbage frames, forged names, revoked users,
+// foreign origins, abuse of the per-socket limits and clients that stop reading.
+
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void;
+
+const OTHER_KEY = 'a-key-this-server-has-never-heard-of-at-all';
+const FRAME_LIMIT = 16 * 1024;
+const ANSWERS = ['ok', 'bad-request', 'invalid-signature', 'forbidden', 'rate-limited', 'too-many-subscriptions'];
+
+
+/** Heap and buffers (ws queues Buffers outside the heap) after full collections. */
+const memory = async function (): Promise<number> {
+
+    for (let i = 0; i < 3; ++i) {
+        gc();
+        await new Promise((resolve) => setImmediate(resolve));
+    }
+
+    const { heapUsed, external } = process.memoryUsage();
+    return heapUsed + external;
+};
+
+
+const MB = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+
+
+/** The first word of an ack: 'ok' or its error. */
+const outcome = function (answer: { ok?: boolean; error?: string }): string {
+
+    return answer.ok === true ? 'ok' : String(answer.error);
+};
+
+
+/** The reason the socket was disconnected for, or 'still connected' after `ms`. */
+const disconnected = function (socket: Socket, ms = 5000): Promise<string> {
+
+    return new Promise((resolve) => {
+
+        setTimeout(() => resolve('still connected'), ms).unref();
+        socket.once('disconnect', (reason) => resolve(reason));
+    });
+};
+
+
+// ---- A seeded generator of hostile frames ----
+
+type Rng = () => number;
+
+// mulberry32: small, fast and good enough to spread cases
+const prng = function (seed: number): Rng {
+
+    let state = seed >>> 0;
+    return function next() {
+
+        state = (state + 0x6d2b79f5) >>> 0;
+        let t = state;
+        t = Math.imul(t ^ (t >>> 15), t | 1);
+        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+};
+
+
+const int = (rng: Rng, min: number, max: number) => min + Math.floor(rng() * (max - min + 1));
+const pick = <T>(rng: Rng, items: readonly T[]): T => items[int(rng, 0, items.length - 1)]!;
+
+const ALPHABETS = [
+    'abcdefghijklmnopqrstuvwxyz',
+    '0123456789abcdef',
+    'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=',
+    '-=_.:[]{}"\\/ ',
+    '\u0000\u0001\n\t\r\u2028\u202e',
+    'éü€中😀',
+    '\ud800\udfff'                                          // lone surrogates
+];
+
+
+const randomString = function (rng: Rng, length: number, alphabet = pick(rng, ALPHABETS)): string {
+
+    const chars = [...alphabet];
+    let text = '';
+    while (text.length < length) {
+        text += pick(rng, chars);
+    }
+
+    return text.slice(0, length);
+};
+
+
+const randomBuffer = (rng: Rng, length: number) => Buffer.from(Array.from({ length }, () => int(rng, 0, 255)));
+
+
+/** Arrays or objects nested `depth` deep around `inner`. */
+const nested = function (rng: Rng, depth: number, inner: unknown): unknown {
+
+    const arrays = rng() < 0.5;
+    let value = inner;
+    for (let i = 0; i < depth; ++i) {
+        value = arrays ? [value] : { a: value };
+    }
+
+    return value;
+};
+
+
+const junk = function (rng: Rng): unknown {
+
+    switch (int(rng, 0, 7)) {
+        case 0: return pick(rng, [0, -1, 1e308, -0.5, Number.MAX_SAFE_INTEGER + 2]);
+        case 1: return randomString(rng, int(rng, 0, 64));
+        case 2: return pick(rng, [null, true, false]);
+        case 3: return Array.from({ length: int(rng, 0, 8) }, () => randomString(rng, 4));
+        case 4: return randomBuffer(rng, int(rng, 0, 64));
+        case 5: return nested(rng, int(rng, 1, 1000), randomString(rng, 3));
+        case 6: return JSON.parse('{"__proto__": {"signedStreamName": "x", "polluted": true}, "constructor": {"prototype": {"polluted": true}}}');
+        default: return { toString: 'not a function', valueOf: 1, length: -1 };
+    }
+};
+
+
+const signRaw = function (json: string, key: string): string {
+
+    const payload = Buffer.from(json, 'utf8').toString('base64');
+    return `${payload}--${createHmac('sha256', key).update(payload).digest('hex')}`;
+};
+
+
+/** One character changed to another one. */
+const flip = function (rng: Rng, text: string): string {
+
+    const at = int(rng, 0, text.length - 1);
+    const replacement = pick(rng, [...'abcdef0123456789XYZ+/=-'].filter((char) => char !== text[at]));
+    return text.slice(0, at) + replacement + text.slice(at + 1);
+};
+
+
+type Outcome = 'ok' | 'bad-request' | 'invalid-signature' | 'forbidden';
+
+const MISSING = Symbol('missing');
+
+interface NameCase {
+    kind: string;
+    value: unknown;
+    subscribe: Outcome;
+    unsubscribe: Outcome;
+}
+
+interface SignedNames {
+    /** Names the server signed and lets anyone subscribe to. */
+    valid: string[];
+    /** Names the server signed whose userPassesTest refuses an anonymous socket. */
+    forbidden: string[];
+}
+
+
+const malformed = (kind: string, value: unknown): NameCase => ({ kind, value, subscribe: 'bad-request', unsubscribe: 'bad-request' });
+const unsigned = (kind: string, value: unknown): NameCase => ({ kind, value, subscribe: 'invalid-signature', unsubscribe: 'invalid-signature' });
+
+
+const fuzzName = function (rng: Rng, names: SignedNames): NameCase {
+
+    const valid = pick(rng, names.valid);
+    const signature = valid.slice(valid.lastIndexOf('--') + 2);
+    switch (int(rng, 0, 14)) {
+        case 0: return malformed('name missing', MISSING);
+        case 1: return malformed('name of a wrong type', pick(rng, [42, -1, 1e308, null, true, [], [valid], {}, { signedStreamName: valid }, Buffer.from(valid)]));
+        case 2: return malformed('empty name', '');
+        case 3: return malformed('name too long', randomString(rng, int(rng, MAX_SIGNED_NAME + 1, FRAME_LIMIT - 512), ALPHABETS[2]));
+        case 4: return unsigned('random name', randomString(rng, int(rng, 1, MAX_SIGNED_NAME)));
+        case 5: return unsigned('invalid base64', `${randomString(rng, int(rng, 1, 300), '!*()%&@ ~')}--${signature}`);
+        case 6: return unsigned('truncated signature', valid.slice(0, valid.length - int(rng, 1, 64)));
+        case 7: return unsigned('flipped character', flip(rng, valid));
+        case 8: return unsigned('wrong key', signStreamName(`fuzz/${int(rng, 0, 9)}`, OTHER_KEY));
+        case 9: return unsigned('upper-case signature', valid.slice(0, valid.length - 64) + signature.toUpperCase());
+        case 10: return unsigned('signed, not a string name', signRaw(pick(rng, ['42', '["a"]', '{"a":1}', 'null', 'not json', '"unterminated']), SECRET));
+        case 11: return unsigned('junk around a valid name', pick(rng, [` ${valid}`, `${valid} `, `${valid}--${signature}`, valid.replace('--', '-'), `${valid}\u0000`]));
+        case 12:
+        case 13: return { kind: 'valid', value: valid, subscribe: 'ok', unsubscribe: 'ok' };
+        default: return { kind: 'forbidden', value: pick(rng, names.forbidden), subscribe: 'forbidden', unsubscribe: 'ok' };
+    }
+};
+
+
+/** `since`: absent, well-formed (any epoch, any seq), or malformed (then the subscribe is a bad request). */
+const fuzzSince = function (rng: Rng): { value: unknown; wellFormed: boolean } {
+
+    const roll = int(rng, 0, 5);
+    if (roll <= 2) {
+        return { value: MISSING, wellFormed: true };
+    }
+
+    if (roll === 3) {
+        return { value: { epoch: randomString(rng, int(rng, 0, 64), ALPHABETS[2]), seq: pick(rng, [0, 1, int(rng, 0, 1e6), Number.MAX_SAFE_INTEGER]) }, wellFormed: true };
+    }
+
+    const value = pick(rng, [
+        null, 0, 'since', [], [1, 2], true, Buffer.from('since'), {},
+        { epoch: 1, seq: 1 }, { epoch: ['e'], seq: 1 }, { seq: 1 }, { epoch: 'e' },
+        { epoch: 'e', seq: -1 }, { epoch: 'e', seq: 1.5 }, { epoch: 'e', seq: 2 ** 53 }, { epoch: 'e', seq: 1e308 },
+        { epoch: 'e', seq: '1' }, { epoch: 'e', seq: null }, { epoch: 'e', seq: Number.NaN }, { epoch: 'e', seq: [1] },
+        { epoch: 'e'.repeat(65), seq: 1 }, { epoch: 'e'.repeat(int(rng, 66, 8000)), seq: 0 },
+        JSON.parse('{"epoch": "e", "__proto__": {"seq": 1}}'),
+        nested(rng, int(rng, 1, 1000), { epoch: 'e', seq: 1 })
+    ]);
+    return { value, wellFormed: false };
+};
+
+
+interface Frame {
+    event: string;
+    args: unknown[];
+    ack: boolean;
+    /** What the ack must say; 'ignored' for events the server does not know. */
+    expect: Outcome | 'ignored';
+    kind: string;
+}
+
+const UNKNOWN_EVENTS = ['Subscribe', 'subscribe ', ' unsubscribe', 'SUBSCRIBE', 'turbo-stream', 'error', 'message', 'connection', 'join', 'leave', '__proto__', 'constructor', 'toString', 'hasOwnProperty', ''];
+
+
+const fuzzFrame = function (rng: Rng, names: SignedNames): Frame {
+
+    const roll = rng();
+    const ack = rng() < 0.85;
+    if (roll < 0.15) {
+        const event = rng() < 0.5 ? pick(rng, UNKNOWN_EVENTS) : randomString(rng, int(rng, 1, 40));
+        return { event, args: [rng() < 0.5 ? { signedStreamName: pick(rng, names.valid) } : junk(rng)], ack, expect: 'ignored', kind: 'unknown event' };
+    }
+
+    const event = roll < 0.6 ? 'subscribe' : 'unsubscribe';
+    if (rng() < 0.2) {
+        // Not an object at all: no argument, a scalar, an array, bytes, a bare name
+        const args = pick(rng, [
+            [], [undefined], [null], [int(rng, -1e9, 1e9)], [Number.NaN], [true], [randomString(rng, int(rng, 0, FRAME_LIMIT / 4))],
+            [pick(rng, names.valid)], [[{ signedStreamName: pick(rng, names.valid) }]], [nested(rng, int(rng, 1, 1000), 'deep')],
+            [randomBuffer(rng, int(rng, 0, 8 * 1024))], [nested(rng, int(rng, 1, 500), randomBuffer(rng, 16))]
+        ]);
+        return { event, args, ack, expect: 'bad-request', kind: 'not an object' };
+    }
+
+    const name = fuzzName(rng, names);
+    const since = fuzzSince(rng);
+    const payload: Record<string, unknown> = {};
+    if (name.value !== MISSING) {
+        payload.signedStreamName = name.value;
+    }
+
+    if (since.value !== MISSING) {
+        payload.since = since.value;
+    }
+
+    if (rng() < 0.3) {
+        payload[pick(rng, ['extra', 'stream', 'user', 'admin', 'ok'])] = junk(rng);
+    }
+
+    // Arguments after the payload are ignored
+    const args = rng() < 0.1 ? [payload, junk(rng)] : [payload];
+    const expect = event === 'unsubscribe' ? name.unsubscribe : since.wellFormed ? name.subscribe : 'bad-request';
+    return { event, args, ack, expect, kind: since.wellFormed ? name.kind : 'malformed since' };
+};
+
+
+/** Roughly the bytes of the frame socket.io will send (binary attachments travel in frames of their own). */
+const frameBytes = function (frame: Frame): number {
+
+    const text = JSON.stringify([frame.event, ...frame.args], (_key, value: unknown) => {
+
+        return (value as { type?: unknown } | null)?.type === 'Buffer' ? { _placeholder: true, num: 99 } : value;
+    });
+    return Buffer.byteLength(text ?? '', 'utf8') + '42/turbo,99999'.length;
+};
+
+
+const fuzzFrames = function* (rng: Rng, names: SignedNames, count: number): Generator<Frame> {
+
+    for (let made = 0; made < count;) {
+        const frame = fuzzFrame(rng, names);
+        if (frameBytes(frame) < FRAME_LIMIT - 256) {                       // Oversized frames have a test of their own
+            ++made;
+            yield frame;
+        }
+    }
+};
+
+
+// Built outside send(): a closure made there would keep the frame (up to 16 KB) alive as long as
+// socket.io-client keeps the callback, which for unknown events is forever
+const counter = (tally: { count: number }) => () => ++tally.count;
+
+
+/** Sends a frame; resolves with the answer's outcome, 'no-answer' after the timeout, or null when no ack was asked. */
+const send = function (socket: Socket, frame: Frame, unknownAnswers: { count: number }): Promise<string | null> {
+
+    if (!frame.ack) {
+        socket.emit(frame.event, ...frame.args);
+        return Promise.resolve(null);
+    }
+
+    if (frame.expect === 'ignored') {
+        // Never answered: a timeout here would only make the test slow; answers are counted instead
+        socket.emit(frame.event, ...frame.args, counter(unknownAnswers));
+        return Promise.resolve(null);
+    }
+
+    return new Promise((resolve) => {
+
+        socket.timeout(10_000).emit(frame.event, ...frame.args, (error: Error | null, answer: { ok?: boolean; error?: string }) => resolve(error ? 'no-answer' : outcome(answer)));
+    });
+};
+
+
+describe('hostile socket.io clients', () => {
+
+    const fixtures: Fixture[] = [];
+
+    const open = async function (options: FixtureOptions = {}): Promise<Fixture> {
+
+        const fixture = await createFixture(options);
+        fixtures.push(fixture);
+        return await fixture.start();
+    };
+
+    afterEach(async () => {
+
+        await Promise.all(fixtures.splice(0).map((fixture) => fixture.close()));
+    });
+
+    describe('fuzzing', () => {
+
+        const signedNames = function (): SignedNames {
+
+            return {
+                valid: Array.from({ length: 10 }, (_, i) => signStreamName(`fuzz/${i}`, SECRET)),
+                forbidden: ['blog:NoticeStream', 'blog:NoticeStream[1,"x"]', 'blog:RemovedStream', 'blog:TopicStream[{}]'].map((name) => signStreamName(name, SECRET))
+            };
+        };
+
+        it('answers 10,000 hostile frames with the documented errors, keeps every socket and its memory', async (t) => {
+
+            const seed = Number(process.env.HOSTILE_SEED ?? randomInt(2 ** 31));
+            t.diagnostic(`fuzz seed ${seed} (HOSTILE_SEED=${seed} replays it)`);
+            const rng = prng(seed);
+            const names = signedNames();
+
+            const fixture = await open({ limits: { maxFrameBytes: FRAME_LIMIT, subscribeBurst: 100_000, subscribePerSecond: 100_000 } });
+            const sockets = await Promise.all(Array.from({ length: 4 }, () => fixture.client()));
+            const oversized = await Promise.all(Array.from({ length: 3 }, () => fixture.client()));
+            const unknownAnswers = { count: 0 };
+            const counts = { frames: 0, withAck: 0, events: {} as Record<string, number>, answers: {} as Record<string, number> };
+            const mismatches: string[] = [];
+
+            const run = async function (total: number, batch: number) {
+
+                for (let sent = 0; sent < total; sent += batch * sockets.length) {
+                    const pending: Promise<void>[] = [];
+                    for (const socket of sockets) {
+                        for (const frame of fuzzFrames(rng, names, batch)) {
+                            ++counts.frames;
+                            const key = frame.event === 'subscribe' || frame.event === 'unsubscribe' ? frame.event : 'unknown';
+                            counts.events[key] = (counts.events[key] ?? 0) + 1;
+                            counts.withAck += frame.ack ? 1 : 0;
+                            const kind = frame.kind;
+                            const expect = frame.expect;
+                            const event = frame.event;
+                            pending.push(send(socket, frame, unknownAnswers).then((answer) => {
+
+                                if (answer !== null) {
+                                    counts.answers[answer] = (counts.answers[answer] ?? 0) + 1;
+                                    if (answer !== expect) {
+                                        mismatches.push(`${event} (${kind}): expected ${expect}, got ${answer}`);
+                                    }
+                                }
+                            }));
+                        }
+                    }
+
+                    await Promise.all(pending);
+                }
+            };
+
+            // Warm up (code paths, socket.io's buffers), then measure from there
+            await run(400, 25);
+            const warmUp = { ...counts };
+            counts.frames = 0;
+            counts.withAck = 0;
+            counts.events = {};
+            counts.answers = {};
+            const before = await memory();
+
+            await run(5_000, 50);
+
+            // Halfway, three sockets send a frame above the limit: only they are closed
+            const closed = oversized.map((socket) => disconnected(socket));
+            oversized[0]!.emit('subscribe', { signedStreamName: 'x'.repeat(FRAME_LIMIT) }, () => undefined);
+            oversized[1]!.emit('subscribe', { signedStreamName: randomBuffer(rng, FRAME_LIMIT + 1) }, () => undefined);
+            oversized[2]!.emit('subscribe', ...Array.from({ length: 64 }, () => 'y'.repeat(FRAME_LIMIT / 32)));
+            assert.deepEqual(await Promise.all(closed), ['transport close', 'transport close', 'transport close']);
+
+            await run(5_000, 50);
+            const after = await memory();
+
+            t.diagnostic(`warm-up ${warmUp.frames} frames; fuzz ${counts.frames} frames (${counts.withAck} asking for an ack): ${JSON.stringify(counts.events)}`);
+            t.diagnostic(`answers ${JSON.stringify(counts.answers)}; answers to unknown events ${unknownAnswers.count}`);
+            t.diagnostic(`heap + buffers ${MB(before)} before, ${MB(after)} after (${MB(after - before)} growth)`);
+
+            assert.equal(counts.frames, 10_000);
+            assert.deepEqual(mismatches.slice(0, 10), [], `${mismatches.length} unexpected answers (seed ${seed})`);
+            assert.deepEqual(Object.keys(counts.answers).filter((answer) => !ANSWERS.includes(answer)), []);
+            assert.equal(unknownAnswers.count, 0);
+            assert.equal(counts.answers['bad-request']! > 1000, true, 'the fuzz reaches every check');
+            assert.equal(counts.answers['invalid-signature']! > 1000, true);
+            assert.equal(counts.answers.forbidden! > 50, true);
+            assert.equal(counts.answers.ok! > 100, true);
+
+            assert.deepEqual(sockets.map((socket) => socket.connected), [true, true, true, true]);
+            assert.deepEqual(oversized.map((socket) => socket.connected), [false, false, false]);
+            await eventually(() => assert.equal(fixture.server.turbo.io!.of('/turbo').sockets.size, sockets.length));
+            assert.equal(after - before < 8 * 1024 * 1024, true, `memory grew by ${MB(after - before)} (seed ${seed})`);
+
+            // A valid subscription still works, on a fuzzed socket and on a new one
+            const fresh = await fixture.client();
+            const inboxes = [collect(sockets[0]!), collect(fresh)];
+            const signed = signStreamName('after/fuzz', SECRET);
+            assert.deepEqual(await fixture.subscribe(sockets[0]!, signed), { ok: true, stream: 'after/fuzz' });
+            assert.deepEqual(await fixture.subscribe(fresh, signed), { ok: true, stream: 'after/fuzz' });
+            await fixture.server.turbo.broadcast('after/fuzz', TurboStream.update({ id: 'box' }, { text: 'still here' }));
+            await eventually(() => assert.deepEqual(inboxes.map((inbox) => inbox.map((item) => item.stream)), [['after/fuzz'], ['after/fuzz']]));
+        });
+
+        it('rate-limits the same kind of frames under a small burst, whatever they hold', async (t) => {
+
+            const seed = Number(process.env.HOSTILE_SEED ?? randomInt(2 ** 31));
+            t.diagnostic(`fuzz seed ${seed}`);
+            const rng = prng(seed);
+            const names = signedNames();
+
+            // One token per 10 s: nothing refills while the test runs
+            const fixture = await open({ limits: { subscribeBurst: 50, subscribePerSecond: 0.1 } });
+            const socket = await fixture.client();
+            const frames = [...fuzzFrames(rng, names, 300)];
+            const answers = await Promise.all(frames.map((frame) => send(socket, frame, { count: 0 })));
+
+            // Subscribe and unsubscribe frames take a token each, answered or not; unknown events none
+            let tokens = 50;
+            const expected = frames.map((frame) => {
+
+                if (frame.expect === 'ignored') {
+                    return null;
+                }
+
+                const allowed = tokens-- > 0;
+                return frame.ack ? allowed ? frame.expect : 'rate-limited' : null;
+            });
+
+            assert.deepEqual(answers, expected, `seed ${seed}`);
+            const limited = answers.filter((answer) => answer === 'rate-limited').length;
+            t.diagnostic(`${frames.length} frames, ${limited} answered rate-limited`);
+            assert.equal(limited > 100, true);
+            assert.equal(socket.connected, true);
+        });
+    });
+
+    it('refuses forged, tampered, wrong-key and rotated-out names, and accepts every key still configured', async () => {
+
+        const newKey = 'the-new-key-of-this-server-32-bytes-long';
+        const oldKey = 'the-old-key-of-this-server-32-bytes-long';
+        const rotating = await open({ secret: [newKey, oldKey] });
+        const socket = await rotating.client();
+        const topic = await rotating.Topic.create({ title: 'News' });
+        const name = topic.stream.name;
+
+        // New names are signed with the first key
+        assert.equal(rotating.server.turbo.signedStreamName(topic), signStreamName(name, newKey));
+        assert.deepEqual(await rotating.subscribe(socket, signStreamName(name, newKey)), { ok: true, stream: name });
+        assert.deepEqual(await rotating.subscribe(socket, signStreamName(name, oldKey)), { ok: true, stream: name });
+
+        const valid = signStreamName(name, oldKey);
+        const otherPayload = Buffer.from(JSON.stringify(`blog:TopicStream[${topic.id + 1}]`)).toString('base64');
+        for (const forged of [
+            signStreamName(name, OTHER_KEY),
+            signStreamName(name, SECRET),
+            `${otherPayload}${valid.slice(valid.indexOf('--'))}`,                       // Another name under this signature
+            valid.slice(0, -1),                                                         // Truncated
+            valid.slice(0, -1) + (valid.endsWith('0') ? '1' : '0'),                     // One character changed
+            valid.slice(0, valid.indexOf('--') + 2) + createHmac('sha256', oldKey).update('other').digest('hex')
+        ]) {
+            assert.deepEqual(await rotating.subscribe(socket, forged), { ok: false, error: 'invalid-signature' }, forged);
+        }
+
+        // Once the old key is dropped, names it signed are refused
+        const rotated = await open({ secret: [newKey] });
+        const client = await rotated.client();
+        assert.deepEqual(await rotated.subscribe(client, signStreamName(name, oldKey)), { ok: false, error: 'invalid-signature' });
+        assert.deepEqual(await rotated.subscribe(client, signStreamName(name, newKey)), { ok: true, stream: name });
+    });
+
+    it('asks userPassesTest again on every subscribe: revoked users are refused on a new socket and on the same one', async () => {
+
+        const allowed = new Set<string>();
+        class GuardedStream extends Stream {
+            override userPassesTest(user: unknown) {
+
+                return allowed.has((user as { name?: string } | null)?.name ?? '');
+            }
+        }
+
+        const fixture = await createFixture({ streams: { hostile: [GuardedStream] } });
+        fixtures.push(fixture);
+        fixture.server.auth.scheme('bearer', () => ({
+            authenticate: (request, h) => {
+
+                const token = /^Bearer (\w+)$/.exec(String(request.headers.authorization ?? ''))?.[1];
+                return token ? h.authenticated({ credentials: { name: token } }) : h.unauthenticated(new Error('no token'));
+            }
+        }));
+        fixture.server.auth.strategy('bearer', 'bearer');
+        fixture.server.auth.default('bearer');
+        await fixture.start();
+
+        const stream = new GuardedStream('ops');
+        const signed = fixture.server.turbo.signedStreamName(stream);
+        const as = (name: string) => fixture.client({ headers: { authorization: `Bearer ${name}` } });
+        allowed.add('alice').add('carol');
+
+        const alice = await as('alice');
+        const carol = await as('carol');
+        const [aliceInbox, carolInbox] = [collect(alice), collect(carol)];
+        assert.deepEqual(await fixture.subscribe(alice, signed), { ok: true, stream: stream.name });
+        assert.deepEqual(await fixture.subscribe(carol, signed), { ok: true, stream: stream.name });
+        assert.deepEqual(await fixture.subscribe(await as('mallory'), signed), { ok: false, error: 'forbidden' });
+        await fixture.server.turbo.broadcast(stream, TurboStream.update({ id: 'ops' }, { text: 'one' }));
+        await eventually(() => assert.deepEqual([aliceInbox.length, carolInbox.length], [1, 1]));
+
+        allowed.delete('alice');
+        assert.deepEqual(await fixture.subscribe(alice, signed), { ok: false, error: 'forbidden' });
+
+        // Refused means refused: the socket no longer gets the stream it was in before
+        await fixture.server.turbo.broadcast(stream, TurboStream.update({ id: 'ops' }, { text: 'two' }));
+        await eventually(() => assert.equal(carolInbox.length, 2));
+        await fixture.subscribe(alice, 'a round trip');                               // Anything sent before it has arrived
+        assert.equal(aliceInbox.length, 1);
+
+        // Reconnecting (a new socket, the same credentials) does not bring access back
+        alice.disconnect();
+        const again = await as('alice');
+        assert.deepEqual(await fixture.subscribe(again, signed), { ok: false, error: 'forbidden' });
+
+        allowed.add('alice');
+        assert.deepEqual(await fixture.subscribe(again, signed), { ok: true, stream: stream.name });
+    });
+
+    describe('origin check', () => {
+
+        /** The status of an engine.io polling handshake: the check covers both transports. */
+        const pollingHandshake = function (fixture: Fixture, origin?: string): Promise<number> {
+
+            return new Promise((resolve, reject) => {
+
+                const headers = origin ? { origin } : {};
+                get({ host: '127.0.0.1', port: fixture.server.info.port, path: '/socket.io/?EIO=4&transport=polling', headers }, (res) => {
+
+                    res.resume();
+                    resolve(res.statusCode!);
+                }).on('error', reject);
+            });
+        };
+
+        it('by default lets in the server\'s own origin and clients without one, and refuses every other origin', async () => {
+
+            const fixture = await open();
+            const port = Number(fixture.server.info.port);
+            await fixture.client({ headers: { origin: `http://127.0.0.1:${port}` } });
+            await fixture.client();
+            for (const origin of ['http://evil.example', `http://127.0.0.1:${port + 1}`, `http://127.0.0.1.evil.example:${port}`, 'null', 'not a url']) {
+                await assert.rejects(fixture.client({ headers: { origin } }), /websocket error/, origin);
+            }
+
+            assert.equal(await pollingHandshake(fixture, 'http://evil.example'), 403);
+            assert.equal(await pollingHandshake(fixture), 200);
+            assert.equal(fixture.server.turbo.io!.of('/turbo').sockets.size, 2);
+        });
+
+        it('with a list of origins, accepts exactly those', async () => {
+
+            const fixture = await open({ origins: ['http://allowed.example'] });
+            const port = Number(fixture.server.info.port);
+            const socket = await fixture.client({ headers: { origin: 'http://allowed.example' } });
+            assert.deepEqual(await fixture.subscribe(socket, signStreamName('listed', SECRET)), { ok: true, stream: 'listed' });
+            for (const origin of ['http://evil.example', 'https://allowed.example', 'http://allowed.example:8080', 'http://sub.allowed.example', `http://127.0.0.1:${port}`]) {
+                await assert.rejects(fixture.client({ headers: { origin } }), /websocket error/, origin);
+            }
+
+            assert.equal(await pollingHandshake(fixture, 'http://evil.example'), 403);
+            assert.equal(await pollingHandshake(fixture, 'http://allowed.example'), 200);
+        });
+    });
+
+    describe('limits', () => {
+
+        it('refuses more than maxSubscriptions streams on a socket, but not a stream it is already in', async () => {
+
+            const fixture = await open({ limits: { maxSubscriptions: 3 } });
+            const socket = await fixture.client();
+            const names = ['a', 'b', 'c', 'd'].map((name) => signStreamName(`limit/${name}`, SECRET));
+            for (const signed of names.slice(0, 3)) {
+                assert.equal((await fixture.subscribe(socket, signed)).ok, true);
+            }
+
+            assert.deepEqual(await fixture.subscribe(socket, names[3]), { ok: false, error: 'too-many-subscriptions' });
+            assert.deepEqual(await fixture.subscribe(socket, names[0]), { ok: true, stream: 'limit/a' });
+            // Refused subscriptions take no place
+            assert.deepEqual(await fixture.subscribe(socket, signStreamName('blog:NoticeStream', SECRET)), { ok: false, error: 'forbidden' });
+
+            // Leaving one makes room; another socket has its own count
+            assert.equal((await socket.timeout(2000).emitWithAck('unsubscribe', { signedStreamName: names[1] })).ok, true);
+            assert.deepEqual(await fixture.subscribe(socket, names[3]), { ok: true, stream: 'limit/d' });
+            assert.deepEqual(await fixture.subscribe(socket, names[1]), { ok: false, error: 'too-many-subscriptions' });
+            const other = await fixture.client();
+            for (const signed of names.slice(0, 3)) {
+                assert.equal((await fixture.subscribe(other, signed)).ok, true);
+            }
+        });
+
+        it('answers frames beyond the burst with rate-limited, per socket, and lets them through again at the steady rate', async () => {
+
+            const fixture = await open({ limits: { subscribeBurst: 5, subscribePerSecond: 20 } });
+            const socket = await fixture.client();
+            const signed = signStreamName('burst', SECRET);
+            const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => socket.timeout(2000).emitWithAck(i % 2 ? 'unsubscribe' : 'subscribe', { signedStreamName: signed })));
+            assert.deepEqual(answers.slice(0, 5).map(outcome), ['ok', 'ok', 'ok', 'ok', 'ok']);
+            assert.equal(answers.slice(5).filter((answer) => outcome(answer) === 'rate-limited').length >= 5, true, JSON.stringify(answers));
+            assert.equal(socket.connected, true);
+
+            // Another socket has a bucket of its own
+            const other = await fixture.client();
+            assert.deepEqual(await fixture.subscribe(other, signed), { ok: true, stream: 'burst' });
+
+            // Tokens come back (20 a second); a refused frame costs none
+            let answer = { ok: false, error: 'rate-limited' } as { ok: boolean; error?: string };
+            for (let tries = 0; answer.error === 'rate-limited' && tries < 100; ++tries) {
+                await new Promise((resolve) => setTimeout(resolve, 20));
+                answer = await fixture.subscribe(socket, signed);
+            }
+
+            assert.deepEqual(answer, { ok: true, stream: 'burst' });
+        });
+
+        it('closes the socket that sends a frame above maxFrameBytes, and only that one', async () => {
+
+            const limit = 4096;
+            const fixture = await open({ limits: { maxFrameBytes: limit } });
+            const [small, big, binary, bystander] = await Promise.all([fixture.client(), fixture.client(), fixture.client(), fixture.client()]);
+            const inbox = collect(bystander);
+            assert.deepEqual(await fixture.subscribe(bystander, signStreamName('calm', SECRET)), { ok: true, stream: 'calm' });
+
+            // Just under the limit is answered
+            assert.deepEqual(await fixture.subscribe(small, 'x'.repeat(MAX_SIGNED_NAME - 100)), { ok: false, error: 'invalid-signature' });
+
+            const closed = [disconnected(big), disconnected(binary)];
+            big.emit('subscribe', { signedStreamName: 'x'.repeat(limit) }, () => undefined);
+            binary.emit('subscribe', { signedStreamName: Buffer.alloc(limit + 1) }, () => undefined);
+            assert.deepEqual(await Promise.all(closed), ['transport close', 'transport close']);
+
+            await eventually(() => assert.equal(fixture.server.turbo.io!.of('/turbo').sockets.size, 2));
+            assert.equal(small.connected, true);
+            await fixture.server.turbo.broadcast('calm', TurboStream.update({ id: 'box' }, { text: 'fine' }));
+            await eventually(() => assert.equal(inbox.length, 1));
+        });
+
+        it('closes only the socket that sends a malformed socket.io packet', async () => {
+
+            const fixture = await open();
+            const bystander = await fixture.client();
+            // A reserved event name, a payload that is not an array, broken JSON, an unknown packet type
+            for (const packet of ['2/turbo,["disconnect"]', '2/turbo,{"not":"an array"}', '2/turbo,["subscribe"', '9/turbo,[]']) {
+                const socket = await fixture.client();
+                const closed = disconnected(socket);
+                socket.io.engine.write(packet);
+                assert.equal(await closed, 'transport close', packet);
+            }
+
+            // A numeric event name is an unknown event, an ack for an id the server never used is dropped
+            const odd = await fixture.client();
+            odd.io.engine.write('2/turbo,[42,{"signedStreamName":"x"}]');
+            odd.io.engine.write('3/turbo,999["forged answer"]');
+            assert.deepEqual(await fixture.subscribe(odd, 'round trip'), { ok: false, error: 'invalid-signature' });
+            assert.equal(odd.connected, true);
+            assert.equal(bystander.connected, true);
+            assert.deepEqual(await fixture.subscribe(bystander, signStreamName('alive', SECRET)), { ok: true, stream: 'alive' });
+        });
+    });
+
+    it('disconnects a client that stops reading, keeps memory bounded and still delivers everything, in order, to a reading client', async (t) => {
+
+        const maxBufferedBytes = 1024 * 1024;
+        const fixture = await open({ limits: { maxBufferedBytes } });
+        const slowLogs: { queued: number; limit: number }[] = [];
+        fixture.server.events.on('log', (event, tags) => {
+
+            if (tags['slow-client']) {
+                slowLogs.push(event.data as { queued: number; limit: number });
+            }
+        });
+
+        const signed = signStreamName('firehose', SECRET);
+        const [slow, reader] = [await fixture.client(), await fixture.client()];
+        assert.deepEqual(await fixture.subscribe(slow, signed), { ok: true, stream: 'firehose' });
+        assert.deepEqual(await fixture.subscribe(reader, signed), { ok: true, stream: 'firehose' });
+
+        // Only positions are kept: holding 10 MB of received markup would blur the measurement
+        const seqs: number[] = [];
+        reader.on('turbo-stream', (html: string | string[], meta: { seq: number }) => {
+
+            // Messages of one event-loop turn may travel in one frame, the last one's seq on it
+            const count = Array.isArray(html) ? html.length : 1;
+            for (let seq = meta.seq - count + 1; seq <= meta.seq; ++seq) {
+                seqs.push(seq);
+            }
+        });
+        const namespace = fixture.server.turbo.io!.of('/turbo');
+        const transport = fixture.server.turbo.transport as unknown as { slowDisconnects: number };
+        const before = await memory();
+
+        // The slow client stops reading: the kernel's buffers fill, then everything queues in the server
+        const tcp = (slow.io.engine.transport as unknown as { ws: { _socket: { pause(): void; resume(): void } } }).ws._socket;
+        tcp.pause();
+        const html = 'x'.repeat(10_000);
+        for (let i = 1; i <= 1000; ++i) {
+            await fixture.server.turbo.broadcast('firehose', TurboStream.update({ id: 'x' }, { html }));
+            if (i % 100 === 0) {
+                // The reading client keeps up (in this process it can only read between broadcasts)
+                await eventually(() => assert.equal(seqs.length, i));
+            }
+        }
+
+        await eventually(() => assert.equal(namespace.sockets.size, 1));
+        const after = await memory();
+        t.diagnostic(`10 MB broadcast; ${transport.slowDisconnects} slow client cut off at ${MB(slowLogs[0]?.queued ?? 0)} queued (limit ${MB(maxBufferedBytes)}); heap + buffers grew ${MB(after - before)}`);
+
+        assert.equal(transport.slowDisconnects, 1);
+        assert.equal(slowLogs.length, 1);
+        assert.equal(slowLogs[0]!.queued > maxBufferedBytes, true);
+        assert.equal(after - before < 5 * 1024 * 1024, true, `memory grew by ${MB(after - before)}`);
+        assert.equal(reader.connected, true);
+        assert.deepEqual(seqs, Array.from({ length: 1000 }, (_, i) => i + 1));
+
+        tcp.resume();
+        await eventually(() => assert.equal(slow.connected, false));
+    });
+});
