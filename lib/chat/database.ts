@@ -5,6 +5,21 @@ import { Sequelize } from 'sequelize';
 
 export const IN_MEMORY = ':memory:';
 
+export type DatabaseConfig =
+    | { dialect: 'sqlite'; storage: string }
+    | { dialect: 'postgres'; url: string };
+
+const FORMS = '"sqlite:<path>", "sqlite::memory:" or "postgres://user:password@host:port/database"';
+
+
+// Error messages name the scheme only: the rest of a URL may hold a password. Without "//" after
+// it, "user:password@host" would pass for a scheme named after the user, so it is not named.
+const schemeOf = function (databaseUrl: string): string {
+
+    const match = /^([a-z][\w+.-]*):(\/\/)?/i.exec(databaseUrl);
+    return match && (match[2] || !databaseUrl.includes('@')) ? match[1]! : 'none';
+};
+
 
 /**
  * The sqlite storage a DATABASE_URL names: "sqlite::memory:", "sqlite:data/chat.sqlite" (relative to
@@ -15,8 +30,7 @@ export const storageOf = function (databaseUrl: string): string {
 
     const match = /^sqlite:(.*)$/.exec(databaseUrl);
     if (!match) {
-        const scheme = /^([a-z][\w+.-]*):/i.exec(databaseUrl)?.[1] ?? 'none';
-        throw new Error(`DATABASE_URL must be "sqlite:<path>" or "sqlite::memory:" (got scheme "${scheme}")`);
+        throw new Error(`DATABASE_URL must be ${FORMS} (got scheme "${schemeOf(databaseUrl)}")`);
     }
 
     const location = match[1]!;
@@ -33,11 +47,74 @@ export const storageOf = function (databaseUrl: string): string {
 };
 
 
-export const openDatabase = async function (storage: string): Promise<Sequelize> {
+/** What a DATABASE_URL names: a sqlite file (or memory), or a PostgreSQL database ("postgres://" or "postgresql://"). */
+export const databaseOf = function (databaseUrl: string): DatabaseConfig {
 
-    if (storage !== IN_MEMORY) {
-        await mkdir(dirname(storage), { recursive: true });
+    const scheme = schemeOf(databaseUrl).toLowerCase();
+    if (scheme !== 'postgres' && scheme !== 'postgresql') {
+        return { dialect: 'sqlite', storage: storageOf(databaseUrl) };
     }
 
-    return new Sequelize({ dialect: 'sqlite', storage, logging: false });
+    // URL's own error carries the whole input, password included, so it is replaced, not wrapped.
+    // Sequelize decodes the user and password: bad %-escapes there are caught here too.
+    try {
+        const url = new URL(databaseUrl);
+        decodeURIComponent(url.username);
+        decodeURIComponent(url.password);
+    }
+    catch {
+        throw new Error(`DATABASE_URL is not a valid ${scheme}:// URL`);
+    }
+
+    return { dialect: 'postgres', url: databaseUrl };
+};
+
+
+export const openDatabase = async function (databaseUrl: string): Promise<Sequelize> {
+
+    const config = databaseOf(databaseUrl);
+    if (config.dialect === 'postgres') {
+        // Sequelize parses the URL again, with Node's legacy parser, whose errors echo it as well
+        try {
+            return new Sequelize(config.url, { dialect: 'postgres', logging: false });
+        }
+        catch (error) {
+            if (error instanceof TypeError || error instanceof URIError) {
+                throw new Error('DATABASE_URL is not a URL that Sequelize can read');
+            }
+
+            throw error;
+        }
+    }
+
+    if (config.storage !== IN_MEMORY) {
+        await mkdir(dirname(config.storage), { recursive: true });
+    }
+
+    return new Sequelize({ dialect: 'sqlite', storage: config.storage, logging: false });
+};
+
+
+// Any fixed number: it names the lock, and advisory locks are per database
+const SETUP_LOCK = 72_616_265;
+
+
+/**
+ * Runs `setup` (create the tables, seed) while no other app server on the same database does. Scaled
+ * out, several start at once on one PostgreSQL database, where concurrent CREATE TABLE IF NOT EXISTS
+ * fail and each would seed the empty database. The lock is held by a transaction of its own and
+ * released when it ends. sqlite is left as it was: there, Sequelize gives each transaction a
+ * connection of its own, and the file lock such a transaction holds would keep out `setup` itself.
+ */
+export const oneAtATime = async function (sequelize: Sequelize, setup: () => Promise<void>): Promise<void> {
+
+    if (sequelize.getDialect() !== 'postgres') {
+        return await setup();
+    }
+
+    await sequelize.transaction(async (transaction) => {
+
+        await sequelize.query('SELECT pg_advisory_xact_lock(:key)', { replacements: { key: SETUP_LOCK }, transaction });
+        await setup();
+    });
 };

@@ -1,6 +1,8 @@
 // `npm start`: serves the chat on http://localhost:3000.
-// PORT, HOST, DATABASE_URL ("sqlite:<path>" or "sqlite::memory:") and SECRET override the defaults;
-// without SECRET a development key is generated once and kept in data/secret.
+// PORT, HOST, DATABASE_URL ("sqlite:<path>", "sqlite::memory:" or "postgres://user:password@host/db")
+// and SECRET override the defaults;
+// without SECRET a development key is generated once and kept in data/secret. REDIS_URL lets
+// several processes serve the same chat (docs/scaling.md).
 
 import { createServer } from './server.ts';
 
@@ -11,7 +13,14 @@ const main = async function (): Promise<void> {
         port: process.env.PORT ?? 3000,
         host: process.env.HOST ?? 'localhost',
         databaseUrl: process.env.DATABASE_URL || undefined,
-        secret: process.env.SECRET || undefined
+        secret: process.env.SECRET || undefined,
+        redisUrl: process.env.REDIS_URL || undefined
+    });
+
+    // hapi-turbo reports failed broadcasts and Redis outages through server.log()
+    server.events.on('log', (event) => {
+
+        console.error(`[${event.tags.join(', ')}] ${(event.data as { message?: string } | undefined)?.message ?? ''}`);
     });
 
     await server.start();

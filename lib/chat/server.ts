@@ -8,8 +8,9 @@ import type { Sequelize } from 'sequelize';
 
 import HapiTurbo from 'hapi-turbo';
 import { registerCsrf } from './csrf.ts';
-import { openDatabase, storageOf } from './database.ts';
+import { oneAtATime, openDatabase } from './database.ts';
 import { errorPage } from './error-pages.ts';
+import { payloadFailAction } from './forms.ts';
 import { initModels } from './models.ts';
 import { routes } from './routes.ts';
 import { loadSecret } from './secret.ts';
@@ -19,7 +20,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const DATA = fileURLToPath(new URL('../../data/', import.meta.url));
 
 export interface ChatServerOptions {
-    /** "sqlite:<path>" or "sqlite::memory:"; default data/chat.sqlite in the project. */
+    /** "sqlite:<path>", "sqlite::memory:" or "postgres://…"; default data/chat.sqlite in the project. */
     databaseUrl?: string;
     port?: number | string;
     host?: string;
@@ -31,6 +32,8 @@ export interface ChatServerOptions {
     secureCookies?: boolean;
     /** Add "Demo Room" when there are no rooms (default true). */
     seed?: boolean;
+    /** "redis://…": run as one of several processes sharing rooms and broadcasts (docs/scaling.md). */
+    redisUrl?: string;
 }
 
 const PAYLOAD_MAX_BYTES = 64 * 1024;
@@ -50,21 +53,24 @@ const seedDemo = async function (sequelize: Sequelize, { Room, Message }: Return
 };
 
 
-/** The chat app: pages, forms and live updates over a sqlite database. Call `server.start()` to serve. */
+/** The chat app: pages, forms and live updates over a sqlite or PostgreSQL database. Call `server.start()` to serve. */
 export const createServer = async function (options: ChatServerOptions = {}) {
 
-    const sequelize = await openDatabase(storageOf(options.databaseUrl ?? `sqlite:${DATA}chat.sqlite`));
+    const sequelize = await openDatabase(options.databaseUrl ?? `sqlite:${DATA}chat.sqlite`);
     const models = initModels(sequelize);
-    await sequelize.sync();
-    if (options.seed !== false) {
-        await seedDemo(sequelize, models);                 // Before hapi-turbo is registered: nobody is listening yet
-    }
+    await oneAtATime(sequelize, async () => {
+
+        await sequelize.sync();
+        if (options.seed !== false) {
+            await seedDemo(sequelize, models);             // Before hapi-turbo is registered: nobody is listening yet
+        }
+    });
 
     const server = Hapi.server({
         port: options.port ?? 3000,
         host: options.host ?? 'localhost',
         routes: {
-            payload: { maxBytes: PAYLOAD_MAX_BYTES },
+            payload: { maxBytes: PAYLOAD_MAX_BYTES, failAction: payloadFailAction },
             security: { hsts: false, referrer: 'same-origin' },
             // A stray cookie from another app on the same host must not break every page
             state: { parse: true, failAction: 'log' }
@@ -91,6 +97,7 @@ export const createServer = async function (options: ChatServerOptions = {}) {
             secret: options.secret ?? await loadSecret(`${DATA}secret`),
             sequelize,
             transport: options.transport,
+            redis: options.redisUrl,
             streams: { chat: await import('./streams.ts') }
         }
     });

@@ -5,16 +5,21 @@ import { join } from 'node:path';
 import type { Server } from '@hapi/hapi';
 
 import { createServer, type ChatServerOptions } from '../../lib/chat/server.ts';
+import { testDatabase } from '../support/postgres.ts';
 
 export const SECRET = 'a-chat-test-secret-that-is-long-enough-to-sign';
 export const TURBO_ACCEPT = 'text/vnd.turbo-stream.html, text/html, application/xhtml+xml';      // What Turbo sends with a form
 
 
-/** The chat app on a fresh sqlite file, initialised (helpers registered) but not listening. */
+/**
+ * The chat app on a fresh sqlite file (or PostgreSQL database, with TEST_DATABASE_URL), initialised
+ * (helpers registered) but not listening.
+ */
 export const startChat = async function (options: ChatServerOptions = {}) {
 
     const dir = await mkdtemp(join(tmpdir(), 'hapi-turbo-chat-'));
-    const chat = await createServer({ databaseUrl: `sqlite:${join(dir, 'chat.sqlite')}`, secret: SECRET, ...options });
+    const database = await testDatabase(join(dir, 'chat.sqlite'));
+    const chat = await createServer({ databaseUrl: database.url, secret: SECRET, ...options });
     await chat.server.initialize();
 
     return {
@@ -22,7 +27,8 @@ export const startChat = async function (options: ChatServerOptions = {}) {
         dir,
         async close() {
 
-            await chat.server.stop({ timeout: 1000 });
+            await chat.server.stop({ timeout: 1000 });             // Closes the database too
+            await database.drop();
             await rm(dir, { recursive: true, force: true });
         }
     };

@@ -5,14 +5,17 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { inspect } from 'node:util';
 
 import { io as connect } from 'socket.io-client';
 
-import { storageOf } from '../../lib/chat/database.ts';
+import { databaseOf, storageOf } from '../../lib/chat/database.ts';
 import { loadSecret } from '../../lib/chat/secret.ts';
 import { createServer } from '../../lib/chat/server.ts';
 import { formatTime } from '../../lib/chat/time.ts';
 import { unescapeHtml } from '../../lib/turbo/parse.ts';
+import { createFixture } from '../support/fixture.ts';
+import { testDatabase } from '../support/postgres.ts';
 import { crumbOf, SECRET, startChat, submit } from './chat-fixture.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -34,16 +37,57 @@ describe('createServer', () => {
 
     it('creates the schema and seeds "Demo Room" with "demo message" once', async () => {
 
-        const databaseUrl = `sqlite:${join(dir, 'nested', 'chat.sqlite')}`;
-        for (let start = 0; start < 2; ++start) {
-            const { server, Room, Message } = await createServer({ databaseUrl, secret: SECRET });
-            try {
-                const rooms = await Room.findAll({ include: [{ model: Message, as: 'messages' }] });
-                assert.deepEqual(rooms.map((room) => [room.name, room.messages!.map((message) => message.text)]), [['Demo Room', ['demo message']]]);
+        const database = await testDatabase(join(dir, 'nested', 'chat.sqlite'));
+        try {
+            for (let start = 0; start < 2; ++start) {
+                const { server, Room, Message } = await createServer({ databaseUrl: database.url, secret: SECRET });
+                try {
+                    const rooms = await Room.findAll({ include: [{ model: Message, as: 'messages' }] });
+                    assert.deepEqual(rooms.map((room) => [room.name, room.messages!.map((message) => message.text)]), [['Demo Room', ['demo message']]]);
+                }
+                finally {
+                    await server.stop();
+                }
             }
-            finally {
-                await server.stop();
+        }
+        finally {
+            await database.drop();
+        }
+    });
+
+    // Scaled out, servers start together on one database: without a lock, all but one failed
+    // creating the tables, or each seeded a "Demo Room" of its own
+    it('lets several servers start at once on one PostgreSQL database, and seeds once', { skip: !process.env.TEST_DATABASE_URL && 'PostgreSQL only: npm run test:postgres' }, async () => {
+
+        const database = await testDatabase(join(dir, 'chat.sqlite'));
+        const started = await Promise.allSettled([1, 2, 3].map(() => createServer({ databaseUrl: database.url, secret: SECRET })));
+        try {
+            assert.deepEqual(started.map((result) => result.status === 'rejected' ? String(result.reason) : 'started'), ['started', 'started', 'started']);
+            const { Room } = (started[0] as PromiseFulfilledResult<Awaited<ReturnType<typeof createServer>>>).value;
+            assert.deepEqual((await Room.findAll()).map((room) => room.name), ['Demo Room']);
+        }
+        finally {
+            for (const result of started) {
+                if (result.status === 'fulfilled') {
+                    await result.value.server.stop();
+                }
             }
+
+            await database.drop();
+        }
+    });
+
+    it('runs the fixtures on PostgreSQL when TEST_DATABASE_URL is set, on sqlite otherwise', async () => {
+
+        const expected = process.env.TEST_DATABASE_URL ? 'postgres' : 'sqlite';
+        const chat = await startChat();
+        const fixture = await createFixture();
+        try {
+            assert.deepEqual([chat.sequelize.getDialect(), fixture.sequelize.getDialect()], [expected, expected]);
+        }
+        finally {
+            await fixture.close();
+            await chat.close();
         }
     });
 
@@ -116,17 +160,42 @@ describe('DATABASE_URL', () => {
         assert.equal(storageOf('sqlite://chat.sqlite'), resolve('chat.sqlite'));
     });
 
-    it('rejects other databases without echoing credentials', () => {
+    it('names a PostgreSQL database by a postgres:// or postgresql:// URL', () => {
 
-        assert.throws(() => storageOf('postgres://user:hunter2@db/chat'), (error: Error) => {
+        assert.deepEqual(databaseOf('postgres://user:hunter2@db:5432/chat'), { dialect: 'postgres', url: 'postgres://user:hunter2@db:5432/chat' });
+        assert.deepEqual(databaseOf('postgresql://db/chat?sslmode=require'), { dialect: 'postgres', url: 'postgresql://db/chat?sslmode=require' });
+        assert.deepEqual(databaseOf('sqlite::memory:'), { dialect: 'sqlite', storage: ':memory:' });
+    });
 
-            assert.match(error.message, /"postgres"/);
-            assert.ok(!error.message.includes('hunter2'));
-            return true;
-        });
+    it('rejects other databases and malformed URLs without echoing credentials', () => {
+
+        const refusals: [string, RegExp][] = [
+            ['mysql://user:hunter2@db/chat', /must be "sqlite:<path>", "sqlite::memory:" or "postgres:.*\(got scheme "mysql"\)/],
+            ['user:hunter2@db/chat', /got scheme "none"/],
+            ['postgres://user:hunter2@db:99999/chat', /not a valid postgres:\/\/ URL/],
+            ['postgresql://user:hun ter2@[db/chat', /not a valid postgresql:\/\/ URL/],
+            ['postgres://user:hunter2%zz@db/chat', /not a valid postgres:\/\/ URL/]
+        ];
+
+        for (const [url, message] of refusals) {
+            assert.throws(() => databaseOf(url), (error: Error) => {
+
+                assert.match(error.message, message);
+                assert.ok(!inspect(error).includes('hunter2'), inspect(error));
+                return true;
+            }, url);
+        }
 
         assert.throws(() => storageOf('sqlite:'), /needs a file path/);
         assert.throws(() => storageOf('chat.sqlite'), /must be "sqlite:<path>"/);
+    });
+
+    it('keeps the password out of a failed connection\'s error', async () => {
+
+        // Nothing listens on port 1: the connection is refused at once
+        const failed = await createServer({ databaseUrl: 'postgres://user:hunter2@127.0.0.1:1/chat', secret: SECRET }).then(() => null, (error: unknown) => error);
+        assert.match(String(failed), /ECONNREFUSED/);
+        assert.ok(!inspect(failed, { depth: 10 }).includes('hunter2'), inspect(failed, { depth: 10 }));
     });
 });
 
@@ -180,9 +249,10 @@ describe('npm start (lib/chat/main.ts)', () => {
     it('serves on the configured host and port, prints the URL and stops cleanly on SIGTERM', async () => {
 
         const dir = await mkdtemp(join(tmpdir(), 'hapi-turbo-chat-'));
+        const database = await testDatabase(join(dir, 'chat.sqlite'));
         const child = spawn(process.execPath, ['--import', 'tsx', 'lib/chat/main.ts'], {
             cwd: ROOT,
-            env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATABASE_URL: `sqlite:${join(dir, 'chat.sqlite')}`, SECRET },
+            env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATABASE_URL: database.url, SECRET },
             stdio: ['ignore', 'pipe', 'pipe']
         });
 
@@ -216,6 +286,7 @@ describe('npm start (lib/chat/main.ts)', () => {
         }
         finally {
             child.kill('SIGKILL');
+            await database.drop();
             await rm(dir, { recursive: true, force: true });
         }
     });

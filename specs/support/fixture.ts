@@ -6,31 +6,36 @@ import { fileURLToPath } from 'node:url';
 import Hapi from '@hapi/hapi';
 import Vision from '@hapi/vision';
 import Handlebars from 'handlebars';
-import { DataTypes, Model, Sequelize, type InferAttributes, type InferCreationAttributes, type CreationOptional, type ForeignKey, type NonAttribute } from 'sequelize';
+import { DataTypes, Model, type InferAttributes, type InferCreationAttributes, type CreationOptional, type ForeignKey, type NonAttribute } from 'sequelize';
 import { io as connect, type Socket } from 'socket.io-client';
 
-import HapiTurbo, { ModelStream, Stream, TurboStream, type HapiTurboOptions } from '../../lib/turbo/index.ts';
+import HapiTurbo, { ModelStream, Stream, TurboStream, type HapiTurboOptions, type RefreshTargets } from '../../lib/turbo/index.ts';
+import { testDatabase } from './postgres.ts';
 
 export const VIEWS = fileURLToPath(new URL('./views/', import.meta.url));
 export const SECRET = 'a-test-secret-that-is-long-enough-to-sign';
 
 
 /**
- * A small app on a real sqlite file: topics and their posts, each post broadcast to its topic's
- * stream. Every call builds fresh model and stream classes, so tests never share hooks.
+ * A small app on a real sqlite file, or on a fresh PostgreSQL database when TEST_DATABASE_URL is set:
+ * topics and their posts, each post broadcast to its topic's stream. Every call builds fresh model
+ * and stream classes, so tests never share hooks.
  */
 export interface FixtureOptions extends Partial<HapiTurboOptions> {
     /** Replaces PostStream.onSave. */
     onSave?: (post: Model & { id: number; topicId: number; body: string }, created: boolean) => unknown;
     /** Declares a second ModelStream for posts, which appends to the plain stream "audit". */
     audit?: boolean;
+    /** `static broadcastsRefreshes` of TopicStream and PostStream (none by default). */
+    broadcastsRefreshes?: { topic?: RefreshTargets; post?: RefreshTargets };
 }
 
 
 export const createFixture = async function (options: FixtureOptions = {}) {
 
     const dir = await mkdtemp(join(tmpdir(), 'hapi-turbo-'));
-    const sequelize = new Sequelize({ dialect: 'sqlite', storage: join(dir, 'test.sqlite'), logging: false });
+    const database = await testDatabase(join(dir, 'test.sqlite'));
+    const sequelize = database.open();
 
     class Topic extends Model<InferAttributes<Topic>, InferCreationAttributes<Topic>> {
         declare id: CreationOptional<number>;
@@ -53,10 +58,12 @@ export const createFixture = async function (options: FixtureOptions = {}) {
 
     class TopicStream extends ModelStream<Topic> {
         static override model = Topic;
+        static override broadcastsRefreshes = options.broadcastsRefreshes?.topic;
     }
 
     class PostStream extends ModelStream<Post> {
         static override model = Post;
+        static override broadcastsRefreshes = options.broadcastsRefreshes?.post;
 
         override async onSave(post: Post, created: boolean) {
 
@@ -99,7 +106,7 @@ export const createFixture = async function (options: FixtureOptions = {}) {
     await server.register(Vision);
     server.views({ engines: { html: Handlebars.create() }, path: VIEWS, partialsPath: VIEWS, isCached: true });
 
-    const { onSave: _, audit, ...pluginOptions } = options;
+    const { onSave: _, audit, broadcastsRefreshes: _refreshes, ...pluginOptions } = options;
     const streams = { blog: audit ? [TopicStream, PostStream, NoticeStream, PostAuditStream] : [TopicStream, PostStream, NoticeStream] };
     await server.register({ plugin: HapiTurbo, options: { secret: SECRET, sequelize, streams, ...pluginOptions } });
 
@@ -135,6 +142,7 @@ export const createFixture = async function (options: FixtureOptions = {}) {
             sockets.forEach((socket) => socket.disconnect());
             await server.stop({ timeout: 1000 });
             await sequelize.close();
+            await database.drop();
             await rm(dir, { recursive: true, force: true });
         }
     };

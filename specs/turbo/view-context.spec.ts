@@ -1,17 +1,24 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 
 import Handlebars from 'handlebars';
-import { DataTypes, Model, Sequelize } from 'sequelize';
+import { DataTypes, Model } from 'sequelize';
 
 import { instanceOf, toViewContext } from '../../lib/turbo/view-context.ts';
+import { testDatabase } from '../support/postgres.ts';
 
 
 describe('toViewContext()', () => {
 
     it('lets Handlebars read model attributes, at any depth, and keeps the link to the row', async () => {
 
-        const sequelize = new Sequelize({ dialect: 'sqlite', storage: ':memory:', logging: false });
+        // Rows as the database under test returns them: PostgreSQL with TEST_DATABASE_URL
+        const dir = await mkdtemp(join(tmpdir(), 'hapi-turbo-'));
+        const database = await testDatabase(join(dir, 'test.sqlite'));
+        const sequelize = database.open();
         class Room extends Model {}
         class Message extends Model {}
         Room.init({ name: DataTypes.STRING }, { sequelize });
@@ -32,6 +39,8 @@ describe('toViewContext()', () => {
         assert.ok(context.when instanceof Date);
         assert.deepEqual(context.list, [1, 2]);
         await sequelize.close();
+        await database.drop();
+        await rm(dir, { recursive: true, force: true });
     });
 
     it('copies cycles without looping', () => {
