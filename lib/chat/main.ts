@@ -1,8 +1,7 @@
 // `npm start`: serves the chat on http://localhost:3000.
-// PORT, HOST, DATABASE_URL ("sqlite:<path>", "sqlite::memory:" or "postgres://user:password@host/db")
-// and SECRET override the defaults;
-// without SECRET a development key is generated once and kept in data/secret. REDIS_URL lets
-// several processes serve the same chat (docs/scaling.md).
+// PORT, HOST, DATABASE_URL ("sqlite:<path>", "sqlite::memory:" or "postgres://user:password@host/db"),
+// SECRET and REDIS_URL override the defaults. Without SECRET a development key is generated once and
+// kept in data/secret; REDIS_URL lets several processes serve the same chat (docs/scaling.md).
 
 import { createServer } from './server.ts';
 

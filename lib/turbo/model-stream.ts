@@ -1,5 +1,8 @@
+import { AsyncResource } from 'node:async_hooks';
+
 import { Model, type ModelStatic, type Transaction } from 'sequelize';
 
+import { refreshRow, type RefreshTargets } from './refresh.ts';
 import { Stream } from './stream.ts';
 import { instanceOf } from './view-context.ts';
 
@@ -17,6 +20,12 @@ export class ModelStream<M extends Model = Model> extends Stream {
 
     /** The model class, or its name in the plugin's `sequelize` instance. */
     static model?: AnyModel | string;
+
+    /**
+     * `true`: every save and destroy of a row sends a debounced `refresh` on the row's stream; a
+     * function `(instance) => streamables` refreshes those streams too (refresh.ts).
+     */
+    static broadcastsRefreshes?: RefreshTargets;
 
     readonly pk: PrimaryKey;
     #instance: M | undefined;
@@ -63,10 +72,20 @@ export class ModelStream<M extends Model = Model> extends Stream {
 export type ModelStreamClass = typeof ModelStream & (new (instanceOrPk: never) => ModelStream);
 
 
+const INTEGER_TYPES = new Set(['INTEGER', 'BIGINT', 'SMALLINT', 'MEDIUMINT', 'TINYINT']);
+
+
+// PostgreSQL returns BIGINT columns as strings, sqlite as numbers; a stream name must not depend on
+// the driver (`RoomStream["1"]` and `RoomStream[1]` are different streams), so integer keys are numbers
 const primaryKeyOf = function (instance: Model): PrimaryKey | undefined {
 
     const model = instance.constructor as AnyModel;
     const pk: unknown = instance.get(model.primaryKeyAttribute);
+    const type = (model.getAttributes()[model.primaryKeyAttribute]?.type as { key?: string } | undefined)?.key;
+    if (typeof pk === 'string' && type && INTEGER_TYPES.has(type) && /^-?\d+$/.test(pk) && Number.isSafeInteger(Number(pk))) {
+        return Number(pk);
+    }
+
     return typeof pk === 'string' || typeof pk === 'number' ? pk : undefined;
 };
 
@@ -97,7 +116,9 @@ const afterCommit = async function (options: { transaction?: Transaction | null 
 
     const transaction = outermost(options.transaction);
     if (transaction) {
-        transaction.afterCommit(send);              // Never on rollback
+        // Never on rollback. Bound to the write's async context, so the request id and suppression
+        // in force when the row was written apply, wherever the COMMIT is issued from.
+        transaction.afterCommit(AsyncResource.bind(send));
         return;
     }
 
@@ -140,7 +161,11 @@ export const wireModelStreams = function (classes: readonly ModelStreamClass[], 
 
             return (instance: Model, options: { transaction?: Transaction | null }) => afterCommit(options, async () => {
 
-                await Promise.all(streams.map((cls) => run(cls, () => call(new cls(instance as never), instance, options), { model: model.name, event })));
+                await Promise.all(streams.map((cls) => run(cls, () => {
+
+                    const stream = new cls(instance as never);
+                    return Promise.all([refreshRow(cls, stream, instance), call(stream, instance, options)]);
+                }, { model: model.name, event })));
             });
         };
 

@@ -26,6 +26,13 @@ describe('ModelStream', () => {
         assert.equal(topic.stream.pk, topic.id);
     });
 
+    it('names a row by the number of an integer key, even when the driver hands it over as a string (PostgreSQL BIGINT)', () => {
+
+        const row = fixture.Topic.build({ id: '7' as never, title: 'x' }, { isNewRecord: false });
+        assert.equal(row.stream.name, 'blog:TopicStream[7]');
+        assert.equal(new fixture.TopicStream(7).name, row.stream.name);
+    });
+
     it('broadcasts a create to subscribers of the right stream only', async () => {
 
         const news = await fixture.Topic.create({ title: 'News' });
