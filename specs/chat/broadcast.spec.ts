@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 
 import { escapeHtml } from '../../lib/turbo/index.ts';
 import { captureBroadcasts, parseTurboStreams } from '../../lib/turbo/testing.ts';
-import { crumbOf, startChat, submit, type Chat } from './chat-fixture.ts';
+import { crumbOf, sourceElement, startChat, submit, type Chat } from './chat-fixture.ts';
 
 
 describe('Broadcast box', () => {
@@ -27,7 +27,7 @@ describe('Broadcast box', () => {
         const res = await chat.server.inject('/broadcast');
         assert.equal(res.statusCode, 200);
         const signed = escapeHtml(chat.server.turbo.signedStreamName('chat:BroadcastStream'));
-        assert.match(res.payload, new RegExp(`<turbo-socket-stream-source signed-stream-name="${signed.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}" epoch="[^"]+" seq="\\d+"></turbo-socket-stream-source>`));
+        assert.match(res.payload, sourceElement(signed));
         assert.match(res.payload, /<p id="broadcast_box"[^>]*>/);
         assert.match(res.payload, /<turbo-frame id="broadcast-form">\s*<form action="\/broadcast" method="post"/);
     });

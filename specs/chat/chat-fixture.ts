@@ -56,6 +56,8 @@ export interface PostOptions {
     /** A different X-CSRF-Token than the cookie. */
     header?: string;
     accept?: string;
+    /** More request headers (X-Turbo-Socket-Id). */
+    headers?: Record<string, string>;
 }
 
 
@@ -64,7 +66,8 @@ export const submit = function (server: Server, url: string, fields: Record<stri
 
     const headers: Record<string, string> = {
         'content-type': 'application/x-www-form-urlencoded',
-        accept: options.accept ?? TURBO_ACCEPT
+        accept: options.accept ?? TURBO_ACCEPT,
+        ...options.headers
     };
 
     if (options.crumb !== null) {
@@ -78,3 +81,11 @@ export const submit = function (server: Server, url: string, fields: Record<stri
 
 /** The text of an HTML page with tags dropped and whitespace folded, for "what does the reader see" checks. */
 export const visibleText = (html: string) => html.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim();
+
+
+/** Matches the stream source element a page prints for `signed`, with the position it was rendered at. */
+export const sourceElement = function (signed: string): RegExp {
+
+    const escaped = signed.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    return new RegExp(`<turbo-socket-stream-source signed-stream-name="${escaped}" epoch="[^"]+" seq="\\d+"></turbo-socket-stream-source>`);
+};

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 
-import { escapeHtml } from '../../lib/turbo/index.ts';
+import { escapeHtml, type BroadcastRecord } from '../../lib/turbo/index.ts';
 import { captureBroadcasts, parseTurboStreams } from '../../lib/turbo/testing.ts';
 import type { Message, Room } from '../../lib/chat/models.ts';
-import { crumbOf, startChat, submit, visibleText, type Chat } from './chat-fixture.ts';
+import { crumbOf, sourceElement, startChat, submit, visibleText, type Chat } from './chat-fixture.ts';
 
 const SCRIPT = '<script>alert(1)</script>';
 const ESCAPED_SCRIPT = '&lt;script&gt;alert(1)&lt;/script&gt;';
@@ -39,7 +39,7 @@ describe('Room detail and messages', () => {
         assert.match(res.payload, /<a href="\/">Home<\/a>/);
         assert.equal(chat.server.turbo.streamName(room), `chat:RoomStream[${room.id}]`);
         const signed = escapeHtml(chat.server.turbo.signedStreamName(room));
-        assert.match(res.payload, new RegExp(`<turbo-socket-stream-source signed-stream-name="${signed.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}" epoch="[^"]+" seq="\\d+"></turbo-socket-stream-source>`));
+        assert.match(res.payload, sourceElement(signed));
         assert.match(res.payload, /<turbo-frame id="message-list">\s*<ul id="messages"><li id="message-\d+">/);
         assert.match(res.payload, new RegExp(`<turbo-frame id="send-message" src="/${room.id}/message_create"></turbo-frame>`));
 
@@ -81,7 +81,7 @@ describe('Room detail and messages', () => {
         assert.ok(!res.payload.includes('<html'), 'only the frame, without the layout');
     });
 
-    it('creates a message: redirects to a fresh form and appends the message, escaped, in every window of the room', async () => {
+    it('creates a message: redirects to a fresh form and appends the message, escaped and highlighted, in every window of the room', async () => {
 
         let res!: Awaited<ReturnType<typeof submit>>;
         const broadcasts = await captureBroadcasts(async () => {
@@ -95,7 +95,11 @@ describe('Room detail and messages', () => {
         const message = (await chat.Message.findOne({ where: { roomId: room.id }, order: [['id', 'DESC']] }))!;
         assert.equal(message.text, SCRIPT, 'saved as typed');
         assert.equal(broadcasts.errors.length, 0);
-        assert.deepEqual(broadcasts.map(({ stream, action, target }) => [stream, action, target]), [[`chat:RoomStream[${room.id}]`, 'append', 'messages']]);
+        assert.deepEqual(broadcasts.map(({ stream, action, target }) => [stream, action, target]), [
+            [`chat:RoomStream[${room.id}]`, 'append', 'messages'],
+            [`chat:RoomStream[${room.id}]`, 'highlight', `message-${message.id}`]
+        ]);
+        assert.equal(broadcasts[0]!.seq, broadcasts[1]!.seq, 'the append and the highlight are one message');
         assert.match(broadcasts[0]!.html, new RegExp(`^<li id="message-${message.id}">`));
         assert.ok(broadcasts[0]!.html.includes(`<span class="text">${ESCAPED_SCRIPT}</span>`));
         assert.ok(!broadcasts[0]!.html.includes('<script>'));
@@ -164,14 +168,33 @@ describe('Room detail and messages', () => {
 
         assert.equal(res.statusCode, 200);
         const reply = parseTurboStreams(res.payload);
-        assert.deepEqual(reply.map(({ action, target }) => [action, target]), [['replace', `message-${demo.id}`]]);
+        assert.deepEqual(reply.map(({ action, target, attributes }) => [action, target, attributes.method]), [['replace', `message-${demo.id}`, 'morph']]);
         assert.ok(reply[0]!.html.includes(`edited ${ESCAPED_SCRIPT}`));
 
         await demo.reload();
         assert.equal(demo.text, `edited ${SCRIPT}`);
-        assert.deepEqual(broadcasts.map(({ stream, action, target }) => [stream, action, target]), [[`chat:RoomStream[${room.id}]`, 'replace', `message-${demo.id}`]]);
+        assert.deepEqual(broadcasts.map(({ stream, action, target, attributes }) => [stream, action, target, attributes.method]), [[`chat:RoomStream[${room.id}]`, 'replace', `message-${demo.id}`, 'morph']]);
         assert.equal(broadcasts[0]!.html, reply[0]!.html, 'the reply and the broadcast show the same thing');
         assert.ok(!broadcasts[0]!.html.includes('<script>'));
+    });
+
+    it('skips the editor\'s own socket when broadcasting an edit, and no one on a create', async () => {
+
+        const records: BroadcastRecord[] = [];
+        const stop = chat.server.turbo.observe({ broadcast: (record) => records.push(record) });
+        try {
+            const headers = { 'x-turbo-socket-id': 'editor-socket-id' };
+            await submit(chat.server, `/message/${demo.id}/edit`, { text: 'edited' }, { crumb, headers });
+            await submit(chat.server, `/${room.id}/message_create`, { text: 'new' }, { crumb, headers });
+            await submit(chat.server, `/message/${demo.id}/edit`, { text: 'edited again' }, { crumb });
+            await chat.server.turbo.drain();
+        }
+        finally {
+            stop();
+        }
+
+        // The edit reply updates the editor's window; a new message reaches it only through the socket
+        assert.deepEqual(records.map((record) => record.except ?? null), ['editor-socket-id', null, null]);
     });
 
     it('answers an invalid edit with 422 in the edit frame and keeps the message', async () => {
