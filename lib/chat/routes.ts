@@ -8,6 +8,8 @@ import { TurboStream } from 'hapi-turbo';
 import { formPayload, idParam, invalidForm, textField, validationMessages } from './forms.ts';
 import { Message, Room, TEXT_MAX_LENGTH } from './models.ts';
 import { BroadcastStream, RoomListStream } from './streams.ts';
+import { visitorOf } from './auth.ts';
+import { AlertComponent, countClick, CounterComponent } from './components.ts';
 
 const STATIC = fileURLToPath(new URL('../../static/chat/', import.meta.url));
 
@@ -148,7 +150,7 @@ const messageRoutes: ServerRoute[] = [
             }
 
             // The same replace, for this window: it closes the form even when nothing changed
-            const fragment = TurboStream.replace({ id: `message-${message.id}` }, { template: 'chat/components/message', context: { message } });
+            const fragment = TurboStream.replace({ id: `message-${message.id}` }, { template: 'chat/components/message', context: { message } }, { method: 'morph' });
             return streamOrRedirect(request, h, `/${message.roomId}/`, fragment);
         }
     },
@@ -189,6 +191,41 @@ const broadcastRoutes: ServerRoute[] = [
 ];
 
 
+const componentRoutes: ServerRoute[] = [
+    {
+        method: 'GET',
+        path: '/components',
+        handler: (request, h) => h.view('chat/component_demo', { title: 'Components', visitor: visitorOf(request, h) })
+    },
+    {
+        method: 'POST',
+        path: '/components/alert',
+        handler: async (request, h) => {
+
+            const text = textField(formPayload(request), 'text');
+            if (!text || [...text].length > TEXT_MAX_LENGTH) {
+                const error = text ? `Text must be at most ${TEXT_MAX_LENGTH} characters long.` : 'Text cannot be empty.';
+                return invalidForm(h, 'chat/components/alert_form', { text }, [error]);
+            }
+
+            await new AlertComponent().show(text);
+            return streamOrRedirect(request, h, '/components', freshForm('alert-form', 'chat/components/alert_form'));
+        }
+    },
+    {
+        method: 'POST',
+        path: '/components/counter',
+        options: { auth: { mode: 'required' } },                   // Only a visitor the page has met has a counter
+        handler: async (request, h) => {
+
+            const visitor = visitorOf(request, h);
+            await new CounterComponent(visitor).render({ count: countClick(visitor.id) });
+            return streamOrRedirect(request, h, '/components', freshForm('counter-form', 'chat/components/counter_form'));
+        }
+    }
+];
+
+
 const staticRoutes: ServerRoute[] = [
     {
         method: 'GET',
@@ -201,4 +238,4 @@ const staticRoutes: ServerRoute[] = [
 ];
 
 
-export const routes: ServerRoute[] = [...roomRoutes, ...messageRoutes, ...broadcastRoutes, ...staticRoutes];
+export const routes: ServerRoute[] = [...roomRoutes, ...messageRoutes, ...broadcastRoutes, ...componentRoutes, ...staticRoutes];

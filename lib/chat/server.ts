@@ -6,7 +6,8 @@ import Vision from '@hapi/vision';
 import Handlebars from 'handlebars';
 import type { Sequelize } from 'sequelize';
 
-import HapiTurbo from 'hapi-turbo';
+import HapiTurbo, { suppressingBroadcasts } from 'hapi-turbo';
+import { registerVisitors } from './auth.ts';
 import { registerCsrf } from './csrf.ts';
 import { oneAtATime, openDatabase } from './database.ts';
 import { errorPage } from './error-pages.ts';
@@ -45,11 +46,12 @@ const seedDemo = async function (sequelize: Sequelize, { Room, Message }: Return
         return;
     }
 
-    await sequelize.transaction(async (transaction) => {
+    // Demo rows are nobody's news: even with hapi-turbo's hooks installed, they broadcast nothing
+    await suppressingBroadcasts(() => sequelize.transaction(async (transaction) => {
 
         const room = await Room.create({ name: 'Demo Room' }, { transaction });
         await Message.create({ roomId: room.id, text: 'demo message' }, { transaction });
-    });
+    }));
 };
 
 
@@ -90,6 +92,7 @@ export const createServer = async function (options: ChatServerOptions = {}) {
     views.registerHelper('time', formatTime);
 
     await registerCsrf(server, { secureCookies: options.secureCookies ?? process.env.NODE_ENV === 'production' });
+    registerVisitors(server, { secret: options.secret ?? await loadSecret(`${DATA}secret`), secureCookies: options.secureCookies ?? process.env.NODE_ENV === 'production' });
 
     await server.register({
         plugin: HapiTurbo,

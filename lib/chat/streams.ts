@@ -1,4 +1,4 @@
-import { ModelStream, Stream } from 'hapi-turbo';
+import { ModelStream, Stream, TurboStream } from 'hapi-turbo';
 import { Message, Room } from './models.ts';
 
 // Every exported Stream subclass is registered as "chat:<ClassName>"
@@ -34,11 +34,17 @@ export class MessageStream extends ModelStream<Message> {
 
         const room = new RoomStream(message.roomId);
         if (created) {
-            await room.append('chat/components/message', { message }, { id: 'messages' });
+            // One message, rendered once: the new message, then a flash on it (static/chat/actions.js)
+            await room.stream(
+                TurboStream.append({ id: 'messages' }, { template: 'chat/components/message', context: { message } }),
+                TurboStream.action('highlight', { id: `message-${message.id}` })
+            );
             return;
         }
 
-        await room.replace('chat/components/message', { message }, { id: `message-${message.id}` });
+        // Morphed, so a reader's focus and scroll stay put; the editor's own window has the
+        // HTTP answer already, so it gets a placeholder instead
+        await room.replace('chat/components/message', { message }, { id: `message-${message.id}` }, { method: 'morph', toOthers: true });
     }
 
     override async onDelete(message: Message) {
@@ -66,3 +72,7 @@ export class RoomListStream extends Stream {
 /** The broadcast box demo: a plain stream, fed by the /broadcast form (or by anyone holding the server). */
 export class BroadcastStream extends Stream {
 }
+
+
+// The components page (lib/chat/components.ts): exported here, they are registered with the streams
+export { AlertComponent, CounterComponent } from './components.ts';

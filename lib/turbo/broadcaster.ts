@@ -2,7 +2,9 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 
 import { renderFragments, type FragmentInput, type TemplateRenderer } from './renderer.ts';
 import type { ReplayRecord, StreamLog, StreamPosition } from './replay.ts';
-import { Stream, type StreamRuntime } from './stream.ts';
+import { currentSocketId } from './request-context.ts';
+import { Stream, type BroadcastOptions, type StreamRuntime } from './stream.ts';
+import { activeDiverter, broadcastsSuppressed } from './suppression.ts';
 
 /** One message on one stream: the rendered <turbo-stream> markup and its place (epoch, seq) in the stream. */
 export type BroadcastRecord = ReplayRecord;
@@ -102,10 +104,15 @@ export class Broadcaster implements StreamRuntime {
         return () => this.#observers.delete(observer);
     }
 
-    /** Renders `fragments` once into one message and publishes it on every stream. */
-    broadcast(streams: readonly (Stream | string)[], fragments: readonly FragmentInput[]): Promise<void> {
+    /**
+     * Renders `fragments` once into one message and publishes it on every stream. With `toOthers`,
+     * the page whose request this is (its X-Turbo-Socket-Id) gets an empty placeholder instead.
+     */
+    broadcast(streams: readonly (Stream | string)[], fragments: readonly FragmentInput[], options: BroadcastOptions = {}): Promise<void> {
 
-        const sending = this.#send(streams, fragments);
+        // Read now, in the caller's request context: it is emptied once the response is sent
+        const except = options.toOthers ? currentSocketId() : null;
+        const sending = this.#send(streams, fragments, except);
         const scope = this.#hookScope.getStore();
         if (scope) {
             sending.catch(noop);                                    // runHook reports it
@@ -115,13 +122,20 @@ export class Broadcaster implements StreamRuntime {
         return sending;
     }
 
-    async #send(streams: readonly (Stream | string)[], fragments: readonly FragmentInput[]): Promise<void> {
+    async #send(streams: readonly (Stream | string)[], fragments: readonly FragmentInput[], except: string | null): Promise<void> {
 
         const names = [...new Set(streams.map((stream) => typeof stream === 'string' ? stream : stream.name))];
         if (!names.length || !fragments.length) {
             throw new TypeError('a broadcast needs at least one stream and one fragment');
         }
 
+        // Decided when the broadcast starts (suppression.ts): a suppressed one sends nothing, a faked
+        // one is rendered and recorded but takes no seq and reaches no transport
+        if (broadcastsSuppressed()) {
+            return;
+        }
+
+        const divert = activeDiverter();
         ++this.stats.renders;
         const rendering = renderFragments(fragments, this.#renderTemplate);
         rendering.catch(noop);                                      // Awaited per stream below
@@ -130,7 +144,12 @@ export class Broadcaster implements StreamRuntime {
             // Sequence numbers are taken in call order per stream; sending may wait for the batch
             const sent = await Promise.all(names.map((stream) => this.#inOrder(stream, async () => {
 
-                const record = await this.replay.append(stream, await rendering);
+                if (divert) {
+                    divert({ stream, html: await rendering });
+                    return { sent: undefined };
+                }
+
+                const record = await this.replay.append(stream, await rendering, { except });
                 for (const observer of this.#observers) {
                     observer.broadcast?.(record);
                 }
@@ -145,7 +164,9 @@ export class Broadcaster implements StreamRuntime {
             throw error;
         }
 
-        ++this.stats.broadcasts;
+        if (!divert) {
+            ++this.stats.broadcasts;
+        }
     }
 
     #send1(record: BroadcastRecord): Promise<void> {
@@ -189,12 +210,13 @@ export class Broadcaster implements StreamRuntime {
         return this.#flushed;
     }
 
-    // A frame holds one epoch: a counter replaced mid-batch starts a new frame
+    // A frame holds one epoch: a counter replaced mid-batch starts a new frame. A message that skips
+    // a socket (toOthers) is a frame of its own, so that socket's placeholder carries nothing else.
     #publish(records: readonly BroadcastRecord[]): void {
 
         let start = 0;
         for (let i = 1; i <= records.length; ++i) {
-            if (i === records.length || records[i]!.epoch !== records[start]!.epoch) {
+            if (i === records.length || records[i]!.epoch !== records[start]!.epoch || records[i]!.except || records[i - 1]!.except) {
                 ++this.stats.frames;
                 this.transport.publish(start === 0 && i === records.length ? records : records.slice(start, i));
                 start = i;

@@ -1,5 +1,6 @@
 export { plugin, plugin as default, TURBO_STREAM_TYPE, type HapiTurboOptions, type TurboApi } from './plugin.ts';
-export { Stream, type StreamRuntime } from './stream.ts';
+export { Stream, type StreamRuntime, type BroadcastOptions, type StreamOptions } from './stream.ts';
+export { BroadcastComponent, UserBroadcastComponent, componentDomId, type ComponentContext } from './components.ts';
 export { ModelStream } from './model-stream.ts';
 export { TurboStream, FragmentError, type Fragment, type Content, type Target, type FragmentOptions } from './fragment.ts';
 export { TrustedHtml, escapeHtml } from './escape.ts';
@@ -10,3 +11,8 @@ export type { BroadcastRecord, BroadcastFailure, BroadcastObserver, Transport } 
 export type { StreamDeclarations } from './registry.ts';
 export { createBroadcaster, type Broadcaster } from './standalone.ts';
 export { runBroadcastCli, parseBroadcastArgs } from './cli.ts';
+export { drainBroadcasts } from './drain.ts';
+export { suppressingBroadcasts } from './suppression.ts';
+export { currentRequestId, runWithRequestId } from './request-context.ts';
+export { currentSocketId, runWithSocketId } from './request-context.ts';
+export type { RefreshOptions, RefreshTargets } from './refresh.ts';

@@ -10,10 +10,14 @@ import type {} from '@hapi/vision';
 import type { Server as SocketIoServer } from 'socket.io';
 
 import { Broadcaster, type BroadcastObserver, type BroadcastStats, type Transport } from './broadcaster.ts';
+import { componentResolver, partialRenderer, type ViewsManager } from './components.ts';
+import { TurboStream } from './fragment.ts';
 import { createHelpers } from './helpers.ts';
 import { ModelStream, wireModelStreams } from './model-stream.ts';
 import { discoverStreams, StreamRegistry } from './registry.ts';
+import { attachRefreshes, RefreshScheduler, type RefreshOptions } from './refresh.ts';
 import { renderFragments, type FragmentInput } from './renderer.ts';
+import { installRequestContext } from './request-context.ts';
 import { applyOptions, type ValidatedOptions } from './schemas.ts';
 import { signStreamName, verifyStreamName } from './signing.ts';
 import { bindStream, runtimeOf, Stream, unbindStream } from './stream.ts';
@@ -66,6 +70,8 @@ export interface HapiTurboOptions {
     redis?: string | { url: string };
     /** The replay buffer that lets reconnecting pages catch up (docs/guarantees.md). */
     replay?: Partial<ReplayOptions>;
+    /** How refresh broadcasts (`static broadcastsRefreshes`) are coalesced: `{ debounce: 500, mode: 'debounce' | 'throttle' }`. */
+    refresh?: Partial<RefreshOptions>;
     /** Per-socket limits against broken and hostile clients (docs/guarantees.md). */
     limits?: Partial<SocketLimits>;
 }
@@ -74,6 +80,8 @@ export interface HapiTurboOptions {
 export interface TurboApi {
     /** Renders the fragments once and sends them, as one message, to every stream named. */
     broadcast(streamables: unknown, ...fragments: FragmentInput[]): Promise<void>;
+    /** The same, skipping the page whose request is being handled (its X-Turbo-Socket-Id): it gets an empty placeholder. */
+    broadcastToOthers(streamables: unknown, ...fragments: FragmentInput[]): Promise<void>;
     /** Renders fragments to <turbo-stream> markup (the same path broadcasts take). */
     render(...fragments: FragmentInput[]): Promise<string>;
     sign(name: string): string;
@@ -86,7 +94,7 @@ export interface TurboApi {
     /** The same, asked of the shared log when there is one (Redis). */
     fetchPosition(streamable: unknown): Promise<StreamPosition>;
     observe(observer: BroadcastObserver): () => void;
-    /** Resolves once every broadcast started so far has been published. */
+    /** Sends debounced refreshes now and resolves once every broadcast started so far has been published. */
     drain(): Promise<void>;
     readonly stats: Readonly<BroadcastStats>;
     readonly transport: Transport;
@@ -261,6 +269,8 @@ const register = async function (server: Server, rawOptions: HapiTurboOptions): 
 
     const renderTemplate = (template: string, context: object) => server.render(template, context, { layout: false } as never);
     const broadcaster = new Broadcaster({ transport, log, renderTemplate, replay, batch: options.batch });
+    const refreshes = new RefreshScheduler(options.refresh, async (stream, requestId) => await broadcaster.broadcast([stream], [TurboStream.refresh({ requestId })]));
+    installRequestContext(server);
 
     for (const [identity, cls] of registry.entries) {
         bindStream(cls, identity, broadcaster);
@@ -293,8 +303,11 @@ const register = async function (server: Server, rawOptions: HapiTurboOptions): 
         return typeof stream === 'string' ? stream : stream.name;
     };
 
+    attachRefreshes(broadcaster, refreshes, resolveName);
+
     const api: TurboApi = {
         broadcast: (streamables, ...fragments) => broadcaster.broadcast([streamables].flat().map((item) => registry.resolve(item) as Stream | string), fragments),
+        broadcastToOthers: (streamables, ...fragments) => broadcaster.broadcast([streamables].flat().map((item) => registry.resolve(item) as Stream | string), fragments, { toOthers: true }),
         render: (...fragments) => renderFragments(fragments, renderTemplate),
         sign,
         verify: (value) => verifyStreamName(value, secrets),
@@ -308,7 +321,11 @@ const register = async function (server: Server, rawOptions: HapiTurboOptions): 
             return replay.position(name);
         },
         observe: (observer) => broadcaster.observe(observer),
-        drain: () => broadcaster.drain(),
+        drain: async () => {
+
+            await refreshes.flush();
+            await broadcaster.drain();
+        },
         stats: broadcaster.stats,
         transport,
         io: transport instanceof SocketIoTransport ? transport.io : null,
@@ -373,6 +390,7 @@ const register = async function (server: Server, rawOptions: HapiTurboOptions): 
                 const name = resolveName(streamable);
                 return { signed: sign(name), ...broadcaster.position(name) };
             },
+            component: componentResolver(registry, partialRenderer(manager as ViewsManager)),
             assetsPath: options.assetsPath,
             socketPath: options.path
         });
@@ -395,6 +413,7 @@ const register = async function (server: Server, rawOptions: HapiTurboOptions): 
 
     server.ext('onPreStop', async () => {
 
+        await refreshes.flush();
         await broadcaster.drain();
         await transport.stop();
     });
@@ -418,6 +437,7 @@ const register = async function (server: Server, rawOptions: HapiTurboOptions): 
         await Promise.all(redis.map((client) => client.quit().catch(() => undefined)));
 
         liveTurbos.delete(api);
+        refreshes.stop();
         for (const [, cls] of registry.entries) {
             unbindStream(cls, broadcaster);
         }

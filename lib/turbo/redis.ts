@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 
 import { createClient } from 'redis';
 
-import { REPLAY_DEFAULTS, type ReplayOptions, type ReplayRecord, type Resume, type StreamLog, type StreamPosition } from './replay.ts';
+import { REPLAY_DEFAULTS, type AppendOptions, type ReplayOptions, type ReplayRecord, type Resume, type StreamLog, type StreamPosition } from './replay.ts';
 
 export type RedisClient = ReturnType<typeof createClient>;
 
@@ -22,7 +22,7 @@ if not epoch or redis.call('EXISTS', KEYS[1]) == 0 then
 end
 local seq = redis.call('INCR', KEYS[1])
 local now = redis.call('TIME')
-redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], '0-' .. seq, 'h', ARGV[1], 't', now[1] * 1000 + math.floor(now[2] / 1000))
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], '0-' .. seq, 'h', ARGV[1], 't', now[1] * 1000 + math.floor(now[2] / 1000), 'x', ARGV[6])
 redis.call('PEXPIRE', KEYS[3], ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 redis.call('PEXPIRE', KEYS[2], ARGV[5])
@@ -75,15 +75,15 @@ export class RedisStreamLog implements StreamLog {
         }));
     }
 
-    async append(stream: string, html: string): Promise<ReplayRecord> {
+    async append(stream: string, html: string, { except }: AppendOptions = {}): Promise<ReplayRecord> {
 
         const [epoch, seq] = await this.client.eval(APPEND, {
             keys: keys(stream),
-            arguments: [html, String(this.options.size), String(this.options.maxAge), newEpoch(), String(COUNTER_TTL_MS)]
+            arguments: [html, String(this.options.size), String(this.options.maxAge), newEpoch(), String(COUNTER_TTL_MS), except ?? '']
         }) as [string, number];
 
         this.#remember(stream, { epoch, seq });
-        return { stream, epoch, seq, html };
+        return { stream, epoch, seq, html, ...(except ? { except } : {}) };
     }
 
     async resume(stream: string, from: StreamPosition): Promise<Resume> {
@@ -104,7 +104,7 @@ export class RedisStreamLog implements StreamLog {
         const oldest = Date.now() - this.options.maxAge;
         const records = entries
             .filter((entry) => Number(entry.message.t) >= oldest)
-            .map((entry) => ({ stream, epoch, seq: Number(entry.id.split('-')[1]), html: entry.message.h! }));
+            .map((entry) => ({ stream, epoch, seq: Number(entry.id.split('-')[1]), html: entry.message.h!, ...(entry.message.x ? { except: entry.message.x } : {}) }));
 
         if (!records.length || records[0]!.seq !== from.seq + 1) {
             return { gap: true };

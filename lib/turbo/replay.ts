@@ -13,6 +13,18 @@ export interface StreamPosition {
 export interface ReplayRecord extends StreamPosition {
     readonly stream: string;
     readonly html: string;
+    /**
+     * The socket a `toOthers` broadcast skips (the page that caused it, which updated itself). That
+     * socket gets an empty placeholder for this seq instead, live and on replay, so it sees no gap.
+     */
+    readonly except?: string;
+}
+
+export interface AppendOptions {
+    /** The socket to skip: see ReplayRecord.except. */
+    except?: string | null;
+    /** The time of the message, for maxAge (in-memory log; tests). */
+    now?: number;
 }
 
 export interface ReplayOptions {
@@ -52,7 +64,7 @@ export interface StreamLog {
     /** Where a stream stands, as far as this process knows without asking anyone. */
     position(stream: string): StreamPosition;
     /** Takes the next seq of `stream` and keeps the message for replay. */
-    append(stream: string, html: string): ReplayRecord | Promise<ReplayRecord>;
+    append(stream: string, html: string, options?: AppendOptions): ReplayRecord | Promise<ReplayRecord>;
     /** What a client that has seen `from` missed since. */
     resume(stream: string, from: StreamPosition): Resume | Promise<Resume>;
     /** Brings this process's knowledge of where the streams stand up to date (before a page renders). */
@@ -98,10 +110,10 @@ export class ReplayLog implements StreamLog {
     }
 
     /** Takes the next seq of `stream` and keeps the message for replay. */
-    append(stream: string, html: string, now = Date.now()): ReplayRecord {
+    append(stream: string, html: string, { except, now = Date.now() }: AppendOptions = {}): ReplayRecord {
 
         const entry = this.#entry(stream);
-        const record = { stream, epoch: entry.epoch, seq: entry.seq + 1, html };
+        const record = { stream, epoch: entry.epoch, seq: entry.seq + 1, html, ...(except ? { except } : {}) };
         entry.seq = record.seq;
         entry.records.push({ ...record, at: now });
         entry.bytes += html.length;

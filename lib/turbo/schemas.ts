@@ -1,5 +1,6 @@
 import Joi from 'joi';
 
+import { REFRESH_DEFAULTS, type RefreshOptions } from './refresh.ts';
 import { REPLAY_DEFAULTS, type ReplayOptions } from './replay.ts';
 import type { SocketLimits } from './transports/socket-io.ts';
 
@@ -40,6 +41,11 @@ export const pluginOptions = Joi.object({
         maxBytes: Joi.number().integer().min(0).default(REPLAY_DEFAULTS.maxBytes),
         maxStreams: Joi.number().integer().min(1).default(REPLAY_DEFAULTS.maxStreams)
     }).default(),
+    // Refresh broadcasts (static broadcastsRefreshes): coalesced per stream and request id within `debounce` ms
+    refresh: Joi.object({
+        debounce: Joi.number().integer().min(0).max(60_000).default(REFRESH_DEFAULTS.debounce),
+        mode: Joi.string().valid('debounce', 'throttle').default(REFRESH_DEFAULTS.mode)
+    }).default(),
     limits: Joi.object({
         maxFrameBytes: Joi.number().integer().min(1024).max(1e7).default(16 * 1024),
         maxSubscriptions: Joi.number().integer().min(1).default(100),
@@ -64,6 +70,7 @@ export interface ValidatedOptions {
     batch: false | { window: number };
     redis?: string | { url: string };
     replay: ReplayOptions;
+    refresh: RefreshOptions;
     limits: SocketLimits;
 }
 

@@ -1,9 +1,21 @@
 import { TurboStream, type AttributeValue, type Content, type FragmentOptions, type Target } from './fragment.ts';
 import type { FragmentInput } from './renderer.ts';
 
+/** How a message is sent, as opposed to what it says (FragmentOptions). */
+export interface BroadcastOptions {
+    /**
+     * Skip the page whose request is being handled (its `X-Turbo-Socket-Id`): it already updated
+     * itself from the HTTP response. Outside a request, or without the header, everyone gets it.
+     */
+    toOthers?: boolean;
+}
+
+/** Options of the Stream action methods: the fragment's attributes plus how to send it. */
+export type StreamOptions = FragmentOptions & BroadcastOptions;
+
 /** What a registered stream class broadcasts through: the broadcaster of the hapi server it was registered with. */
 export interface StreamRuntime {
-    broadcast(streams: readonly (Stream | string)[], fragments: readonly FragmentInput[]): Promise<void>;
+    broadcast(streams: readonly (Stream | string)[], fragments: readonly FragmentInput[], options?: BroadcastOptions): Promise<void>;
     /** Runs model-hook code, waits for the broadcasts it started and logs what failed; never rejects. */
     runHook(body: () => unknown, about: Record<string, string>): Promise<void>;
 }
@@ -56,19 +68,31 @@ const bindingOf = function (cls: Function): Binding {
 
 
 export type ContentArgs =
-    | [template: string, context: object, target: Target, options?: FragmentOptions]
-    | [content: Content, target: Target, options?: FragmentOptions];
+    | [template: string, context: object, target: Target, options?: StreamOptions]
+    | [content: Content, target: Target, options?: StreamOptions];
 
 
-const fromContentArgs = function (args: ContentArgs): [Target, Content, FragmentOptions | undefined] {
+// The fragment gets its own options; `toOthers` is about sending, not markup
+const splitOptions = function (options: StreamOptions | undefined): [FragmentOptions | undefined, BroadcastOptions] {
 
-    if (typeof args[0] === 'string') {
-        const [template, context, target, options] = args as [string, object, Target, FragmentOptions?];
-        return [target, { template, context }, options];
+    if (!options) {
+        return [undefined, {}];
     }
 
-    const [content, target, options] = args as [Content, Target, FragmentOptions?];
-    return [target, content, options];
+    const { toOthers, ...fragmentOptions } = options;
+    return [fragmentOptions, { toOthers }];
+};
+
+
+const fromContentArgs = function (args: ContentArgs): [Target, Content, FragmentOptions | undefined, BroadcastOptions] {
+
+    if (typeof args[0] === 'string') {
+        const [template, context, target, options] = args as [string, object, Target, StreamOptions?];
+        return [target, { template, context }, ...splitOptions(options)];
+    }
+
+    const [content, target, options] = args as [Content, Target, StreamOptions?];
+    return [target, content, ...splitOptions(options)];
 };
 
 
@@ -120,43 +144,43 @@ export class Stream {
 
     append(...args: ContentArgs): Promise<void> {
 
-        const [target, content, options] = fromContentArgs(args);
-        return this.stream(TurboStream.append(target, content, options));
+        const [target, content, options, sending] = fromContentArgs(args);
+        return this.#send([TurboStream.append(target, content, options)], sending);
     }
 
     prepend(...args: ContentArgs): Promise<void> {
 
-        const [target, content, options] = fromContentArgs(args);
-        return this.stream(TurboStream.prepend(target, content, options));
+        const [target, content, options, sending] = fromContentArgs(args);
+        return this.#send([TurboStream.prepend(target, content, options)], sending);
     }
 
     replace(...args: ContentArgs): Promise<void> {
 
-        const [target, content, options] = fromContentArgs(args);
-        return this.stream(TurboStream.replace(target, content, options));
+        const [target, content, options, sending] = fromContentArgs(args);
+        return this.#send([TurboStream.replace(target, content, options)], sending);
     }
 
     update(...args: ContentArgs): Promise<void> {
 
-        const [target, content, options] = fromContentArgs(args);
-        return this.stream(TurboStream.update(target, content, options));
+        const [target, content, options, sending] = fromContentArgs(args);
+        return this.#send([TurboStream.update(target, content, options)], sending);
     }
 
     before(...args: ContentArgs): Promise<void> {
 
-        const [target, content, options] = fromContentArgs(args);
-        return this.stream(TurboStream.before(target, content, options));
+        const [target, content, options, sending] = fromContentArgs(args);
+        return this.#send([TurboStream.before(target, content, options)], sending);
     }
 
     after(...args: ContentArgs): Promise<void> {
 
-        const [target, content, options] = fromContentArgs(args);
-        return this.stream(TurboStream.after(target, content, options));
+        const [target, content, options, sending] = fromContentArgs(args);
+        return this.#send([TurboStream.after(target, content, options)], sending);
     }
 
-    remove(target: Target): Promise<void> {
+    remove(target: Target, options: BroadcastOptions = {}): Promise<void> {
 
-        return this.stream(TurboStream.remove(target));
+        return this.#send([TurboStream.remove(target)], options);
     }
 
     refresh(options: { requestId?: string | null; attributes?: Record<string, AttributeValue> } = {}): Promise<void> {
@@ -165,14 +189,26 @@ export class Stream {
     }
 
     /** A custom action, applied in the browser by a matching `StreamActions[name]`. */
-    action(name: string, target?: Target, content?: Content, options?: FragmentOptions): Promise<void> {
+    action(name: string, target?: Target, content?: Content, options?: StreamOptions): Promise<void> {
 
-        return this.stream(TurboStream.action(name, target, content, options));
+        const [fragmentOptions, sending] = splitOptions(options);
+        return this.#send([TurboStream.action(name, target, content, fragmentOptions)], sending);
     }
 
     /** Sends fragments built with `TurboStream` (or serialised markup) as one message, rendered once. */
     stream(...fragments: FragmentInput[]): Promise<void> {
 
-        return bindingOf(this.constructor).runtime.broadcast([this], fragments);
+        return this.#send(fragments, {});
+    }
+
+    /** `stream()` for every page but the one whose request this is (see BroadcastOptions.toOthers). */
+    streamToOthers(...fragments: FragmentInput[]): Promise<void> {
+
+        return this.#send(fragments, { toOthers: true });
+    }
+
+    #send(fragments: FragmentInput[], options: BroadcastOptions): Promise<void> {
+
+        return bindingOf(this.constructor).runtime.broadcast([this], fragments, options);
     }
 }

@@ -2,9 +2,11 @@ import { AssertionError } from 'node:assert';
 
 import type { BroadcastFailure } from './broadcaster.ts';
 import { parseTurboStreams, type ParsedFragment } from './parse.ts';
-import { liveTurbos } from './plugin.ts';
+import { liveTurbos, TURBO_STREAM_TYPE } from './plugin.ts';
+import { divertBroadcasts } from './suppression.ts';
 
 export { parseTurboStreams, type ParsedFragment } from './parse.ts';
+export { drainBroadcasts } from './drain.ts';
 
 export interface CapturedBroadcast extends ParsedFragment {
     stream: string;
@@ -80,4 +82,137 @@ export const assertBroadcasts = async function (streamables: unknown, count: num
 export const assertNoBroadcasts = async function (streamables: unknown, fn: () => unknown): Promise<void> {
 
     await assertBroadcasts(streamables, 0, fn);
+};
+
+
+export interface FakedBroadcast extends ParsedFragment {
+    stream: string;
+}
+
+/** What `fakeBroadcasts()` returns. */
+export interface BroadcastFake {
+    /** Every <turbo-stream> element broadcast since the fake started (or was cleared), parsed, one entry per stream. */
+    readonly broadcasts: FakedBroadcast[];
+    /** Fails unless at least one recorded element passes `predicate`; returns those that do. */
+    assertBroadcasted(predicate: (broadcast: FakedBroadcast) => boolean): FakedBroadcast[];
+    /** Fails unless exactly `times` recorded elements pass `predicate`; returns them. */
+    assertBroadcastedTimes(predicate: (broadcast: FakedBroadcast) => boolean, times: number): FakedBroadcast[];
+    assertNothingBroadcasted(): void;
+    /** Forgets what was recorded so far. */
+    clear(): void;
+    /** Broadcasts reach their transports again. */
+    restore(): void;
+}
+
+
+const describeFaked = (broadcasts: readonly FakedBroadcast[]) => broadcasts.length ?
+    ':\n' + broadcasts.map((item) => `  ${item.stream}: ${item.action} ${item.target ?? item.targets ?? ''}`.trimEnd()).join('\n') :
+    ' (nothing was broadcast)';
+
+
+/**
+ * Fakes broadcasting, as turbo-laravel's `TurboStream::fake()`: from now until `restore()`, every
+ * broadcast of every hapi-turbo server in this process is rendered (so a missing template still
+ * fails) and recorded, and none reaches a transport, takes a seq or enters the replay buffer.
+ * Debounced refreshes are recorded when they are sent: `await drainBroadcasts()` before asserting.
+ */
+export const fakeBroadcasts = function (): BroadcastFake {
+
+    let broadcasts: FakedBroadcast[] = [];
+    const restore = divertBroadcasts(({ stream, html }) => {
+
+        broadcasts.push(...parseTurboStreams(html).map((fragment) => ({ stream, ...fragment })));
+    });
+
+    const fail = (message: string, actual: unknown, expected: unknown, operator: string): never => {
+
+        throw new AssertionError({ message, actual, expected, operator });
+    };
+
+    return {
+        get broadcasts() {
+
+            return broadcasts;
+        },
+        assertBroadcasted(predicate) {
+
+            const matching = broadcasts.filter(predicate);
+            if (!matching.length) {
+                fail(`expected a matching Turbo Stream broadcast, got none among ${broadcasts.length}${describeFaked(broadcasts)}`, 0, '>= 1', 'assertBroadcasted');
+            }
+
+            return matching;
+        },
+        assertBroadcastedTimes(predicate, times) {
+
+            const matching = broadcasts.filter(predicate);
+            if (matching.length !== times) {
+                fail(`expected ${times} matching Turbo Stream broadcast(s), got ${matching.length}${describeFaked(matching.length ? matching : broadcasts)}`, matching.length, times, 'assertBroadcastedTimes');
+            }
+
+            return matching;
+        },
+        assertNothingBroadcasted() {
+
+            if (broadcasts.length) {
+                fail(`expected no Turbo Stream broadcast, got ${broadcasts.length}${describeFaked(broadcasts)}`, broadcasts.length, 0, 'assertNothingBroadcasted');
+            }
+        },
+        clear() {
+
+            broadcasts = [];
+        },
+        restore
+    };
+};
+
+
+/** The parts of a `server.inject()` response the assertion reads. */
+export interface StreamResponse {
+    statusCode: number;
+    headers: Record<string, unknown>;
+    payload: string;
+}
+
+export interface ExpectedTurboStream {
+    action: string;
+    target?: string;
+    targets?: string;
+    /** Exactly this many matching elements; at least one when left out. */
+    count?: number;
+}
+
+
+/**
+ * Checks an HTTP Turbo Stream reply (a `server.inject()` result), as turbo-rails' `assert_turbo_stream`
+ * in integration tests: status 200, `text/vnd.turbo-stream.html`, and <turbo-stream> elements with
+ * that action (and target or targets). Returns the matching elements, parsed.
+ */
+export const assertTurboStreamResponse = function (res: StreamResponse, expected: ExpectedTurboStream): ParsedFragment[] {
+
+    if (res.statusCode !== 200) {
+        throw new AssertionError({ message: `expected a Turbo Stream reply with status 200, got ${res.statusCode}: ${res.payload.slice(0, 200)}`, actual: res.statusCode, expected: 200, operator: 'assertTurboStreamResponse' });
+    }
+
+    const type = String(res.headers['content-type'] ?? '').split(';')[0]!.trim();
+    if (type !== TURBO_STREAM_TYPE) {
+        throw new AssertionError({ message: `expected Content-Type ${TURBO_STREAM_TYPE}, got ${type || 'none'}`, actual: type, expected: TURBO_STREAM_TYPE, operator: 'assertTurboStreamResponse' });
+    }
+
+    const elements = parseTurboStreams(res.payload);
+    const matching = elements.filter((element) => element.action === expected.action &&
+        (expected.target === undefined || element.target === expected.target) &&
+        (expected.targets === undefined || element.targets === expected.targets));
+    if (expected.count === undefined ? !matching.length : matching.length !== expected.count) {
+        const wanted = `${expected.action}${expected.target !== undefined ? ` target="${expected.target}"` : ''}${expected.targets !== undefined ? ` targets="${expected.targets}"` : ''}`;
+        const seen = elements.map((element) => `  ${element.action} ${element.target ?? element.targets ?? ''}`.trimEnd()).join('\n');
+        throw new AssertionError({
+            message: `expected ${expected.count ?? 'at least 1'} <turbo-stream ${wanted}>, got ${matching.length}; the reply holds ${elements.length}${seen ? ':\n' + seen : ''}`,
+            actual: matching.length,
+            expected: expected.count ?? '>= 1',
+            operator: 'assertTurboStreamResponse'
+        });
+    }
+
+    return matching;
 };

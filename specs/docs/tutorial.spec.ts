@@ -25,6 +25,7 @@ const PARTS = 5;
 // lines that elide part of such a file.
 const FILE_LANGUAGES: Record<string, readonly string[]> = {
     ts: ['// ...'],
+    js: ['// ...'],
     jsonc: ['// ...'],
     html: ['{{!-- ... --}}', '<!-- ... -->'],
     css: ['/* ... */']
@@ -43,6 +44,12 @@ const EARLIER_STATES: readonly { part: number; file: string; stale: readonly str
         file: 'lib/chat/server.ts',
         stale: ['    return { server };'],
         reason: 'part 1 has no database, so createServer returns the server alone; part 2 shows the whole file again'
+    },
+    {
+        part: 4,
+        file: 'lib/chat/streams.ts',
+        stale: ["import { ModelStream, Stream } from 'hapi-turbo';", "            await room.append('chat/components/message', { message }, { id: 'messages' });"],
+        reason: 'a new message is first a plain append; "Going further" in part 5 sends it with a highlight, in one message, and shows the file again'
     }
 ];
 
@@ -148,7 +155,7 @@ const checkBlocks = function (parts: readonly Part[]) {
 };
 
 
-/** The files the reader must end up with: the chat app's code, templates and stylesheet. */
+/** The files the reader must end up with: the chat app's code, templates, stylesheet and browser modules. */
 const appFiles = function (): string[] {
 
     const under = (dir: string, pattern: RegExp) => readdirSync(join(ROOT, dir), { recursive: true })
@@ -158,7 +165,7 @@ const appFiles = function (): string[] {
     return [
         ...under('lib/chat', /^lib\/chat\/[^/]+\.ts$/).filter((path) => !TEST_ONLY.includes(path)),
         ...under('views', /\.html$/),
-        ...under('static/chat', /\.css$/)
+        ...under('static/chat', /\.(css|js)$/)
     ].sort();
 };
 

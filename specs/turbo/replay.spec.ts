@@ -49,8 +49,8 @@ describe('ReplayLog', () => {
 
         const log = new ReplayLog({ maxAge: 1000 });
         const start = log.position('a');
-        log.append('a', 'old', 0);
-        log.append('a', 'new', 1500);
+        log.append('a', 'old', { now: 0 });
+        log.append('a', 'new', { now: 1500 });
         assert.equal(seqs(log.resume('a', start, 1600)), 'gap');
         assert.deepEqual(seqs(log.resume('a', { ...start, seq: 1 }, 1600)), [2]);
     });

@@ -13,14 +13,29 @@ import { StreamClient } from './stream-client.js';
 
 const ELEMENT = 'turbo-socket-stream-source';
 const REFRESH = '<turbo-stream action="refresh"></turbo-stream>';
+const SOCKET_ID_HEADER = 'X-Turbo-Socket-Id';
 
+let socket = null;
 
 const client = new StreamClient(() => {
 
     const path = document.querySelector('meta[name="hapi-turbo-socket-path"]')?.content || '/socket.io';
     // WebSocket first, so a socket does not depend on sticky sessions when several processes serve
     // the page; long-polling only where WebSocket is blocked
-    return io('/turbo', { path, transports: ['websocket', 'polling'], tryAllTransports: true });
+    socket = io('/turbo', { path, transports: ['websocket', 'polling'], tryAllTransports: true });
+    return socket;
+});
+
+
+// Turbo's own requests (forms, frames, visits) say which socket this page listens on, so a
+// broadcast made `toOthers` while handling them skips this page, which updates itself from the
+// response. Only to this origin: the id means nothing elsewhere and would cost a CORS preflight.
+document.addEventListener('turbo:before-fetch-request', (event) => {
+
+    const { url, fetchOptions } = event.detail;
+    if (socket?.connected && socket.id && new URL(url, location.href).origin === location.origin) {
+        fetchOptions.headers[SOCKET_ID_HEADER] = socket.id;
+    }
 });
 
 
@@ -109,6 +124,16 @@ class TurboSocketStreamSourceElement extends HTMLElement {
         console.warn(`${ELEMENT}: subscription refused (${reason})`);
     }
 }
+
+
+// A page refresh that morphs brings every attribute in line with the new page, which knows nothing
+// of this element's state: `connected` and `error` are the element's own, so they are kept.
+document.addEventListener('turbo:before-morph-attribute', (event) => {
+
+    if (event.target.localName === ELEMENT && ['connected', 'error'].includes(event.detail.attributeName)) {
+        event.preventDefault();
+    }
+});
 
 
 if (!customElements.get(ELEMENT)) {

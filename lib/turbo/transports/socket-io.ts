@@ -79,13 +79,15 @@ const sinceOf = function (payload: unknown): StreamPosition | undefined | null {
  * The arguments of a `turbo-stream` event. One message: `(html, { stream, epoch, seq })`. Several
  * consecutive messages of a stream: `(html[], { stream, epoch, seq, count })`, where `seq` is the
  * last one's and the array holds each message's markup in order, so a client that has seen some of
- * them applies only the rest.
+ * them applies only the rest. For `socketId`, the messages that skip it (toOthers) are empty
+ * placeholders: its seqs stay gap-free.
  */
-export const frameOf = function (records: readonly BroadcastRecord[]): [string | string[], object] {
+export const frameOf = function (records: readonly BroadcastRecord[], socketId?: string): [string | string[], object] {
 
     const last = records[records.length - 1]!;
     const meta = { stream: last.stream, epoch: last.epoch, seq: last.seq };
-    return records.length === 1 ? [last.html, meta] : [records.map((record) => record.html), { ...meta, count: records.length }];
+    const htmlOf = (record: BroadcastRecord) => socketId !== undefined && record.except === socketId ? '' : record.html;
+    return records.length === 1 ? [htmlOf(last), meta] : [records.map(htmlOf), { ...meta, count: records.length }];
 };
 
 
@@ -248,7 +250,7 @@ export class SocketIoTransport implements Transport {
         const position = log.position(stream);
         ack?.({ ok: true, stream, epoch: position.epoch, seq: position.seq, ...('gap' in resume ? { gap: true } : {}) });
         if ('records' in resume && resume.records.length) {
-            socket.emit('turbo-stream', ...frameOf(resume.records));
+            socket.emit('turbo-stream', ...frameOf(resume.records, socket.id));
         }
 
         await joined;
@@ -276,7 +278,21 @@ export class SocketIoTransport implements Transport {
 
     publish(records: readonly BroadcastRecord[]): void {
 
-        this.namespace.to(records[0]!.stream).emit('turbo-stream', ...frameOf(records));
+        const room = this.namespace.to(records[0]!.stream);
+        const skipped = [...new Set(records.flatMap((record) => record.except ? [record.except] : []))];
+        if (!skipped.length) {
+            room.emit('turbo-stream', ...frameOf(records));
+            return;
+        }
+
+        // The skipped socket gets the same frame with its messages emptied. It is sent to the
+        // socket's own room, which reaches it on whichever process holds it; the broadcaster makes
+        // such a message a frame of its own, so a socket not on the stream learns nothing but its
+        // name, and its client ignores streams it does not hold.
+        room.except(skipped).emit('turbo-stream', ...frameOf(records));
+        for (const socketId of skipped) {
+            this.namespace.to(socketId).emit('turbo-stream', ...frameOf(records, socketId));
+        }
     }
 
     // A client that stops reading leaves its messages queued in this process: first in the kernel,

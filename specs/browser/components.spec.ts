@@ -1,0 +1,73 @@
+import { randomUUID } from 'node:crypto';
+
+import type { Page } from '@playwright/test';
+
+import { expect, test, waitForStreamsConnected } from '../../lib/turbo/playwright.ts';
+
+// Components: the alert, broadcast to everyone, and a counter per visitor, which only that
+// visitor's windows receive. Two browser contexts are two visitors (two cookie jars).
+
+const openComponents = async function (page: Page): Promise<void> {
+
+    await page.goto('/components');
+    await waitForStreamsConnected(page);
+};
+
+
+const counter = (page: Page) => page.locator('.counter strong');
+
+
+test('an alert given in one window appears in the other', async ({ windows: { a, b } }) => {
+
+    await openComponents(a);
+    await openComponents(b);
+    const text = `Fire drill at <noon> ${randomUUID()}`;
+    await a.getByLabel('Alert').fill(text);
+    await a.getByRole('button', { name: 'Show everyone' }).click();
+    await expect(b.locator('.alert')).toHaveText(text);
+    await expect(a.locator('.alert')).toHaveText(text);
+    await expect(a.getByLabel('Alert')).toHaveValue('');
+});
+
+
+test('"+1" counts in every window of that visitor and in no one else\'s; another visitor cannot listen in', async ({ windows: { a, b, contexts } }) => {
+
+    const a2 = await contexts[0].newPage();                   // A second window of visitor A
+    for (const page of [a, a2, b]) {
+        await openComponents(page);
+    }
+
+    for (const page of [a, a2, b]) {
+        await expect(counter(page)).toHaveText('0');
+    }
+
+    // B tries to listen to A's counter: its own copy of A's wrapper, and a stream source with A's
+    // signed name, which the server refuses (B's socket is B's visitor)
+    const [signed, wrapper] = await a.evaluate(() => {
+
+        const source = document.querySelectorAll('turbo-socket-stream-source')[1]!;
+        return [source.getAttribute('signed-stream-name')!, source.nextElementSibling!.id];
+    });
+    await b.evaluate(([signedName, id]) => {
+
+        const stolen = document.createElement('turbo-socket-stream-source');
+        stolen.id = 'stolen';
+        stolen.setAttribute('signed-stream-name', signedName!);
+        const copy = Object.assign(document.createElement('div'), { id, textContent: 'untouched' });
+        document.body.append(stolen, copy);
+    }, [signed, wrapper]);
+    await expect(b.locator('#stolen')).toHaveAttribute('error', 'forbidden');
+
+    await a.getByRole('button', { name: '+1' }).click();
+    await expect(counter(a)).toHaveText('1');
+    await expect(counter(a2)).toHaveText('1');
+    await a2.getByRole('button', { name: '+1' }).click();
+    await expect(counter(a)).toHaveText('2');
+    await expect(counter(a2)).toHaveText('2');
+
+    await b.getByRole('button', { name: '+1' }).click();
+    await expect(counter(b)).toHaveText('1');
+    await expect(counter(a)).toHaveText('2');
+    await expect(b.locator(`#${wrapper}`).last()).toHaveText('untouched');
+    expect(await b.locator(`[id="${wrapper}"]`).count()).toBe(1);
+});
