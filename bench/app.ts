@@ -123,10 +123,9 @@ export const createBenchApp = async function (options: BenchAppOptions = {}) {
         streamName: stream.name,
         signed: server.turbo.signedStreamName(stream),
 
-        /** Stamps t0 and saves: the full pipeline of one broadcast. */
-        save(b: number): Promise<Message> {
+        /** Stamps t0 (unless given) just before Message.create: the full pipeline of one broadcast. */
+        save(b: number, t0 = now()): Promise<Message> {
 
-            const t0 = now();
             return Message.create({ roomId: ROOM, author: AUTHOR, text: TEXT, b, t0 });
         },
 

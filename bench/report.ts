@@ -389,7 +389,8 @@ export const renderMarkdown = function (results: Results, handWritten: string): 
         '',
         '## Throughput at N=1000',
         '',
-        `Offered rate steps, all broadcasts to one room, ${steps[0] ? Math.round(steps[0].broadcasts / steps[0].rate) : 3} s or more per step. The knee is the first step where ` +
+        `Offered rate steps, all broadcasts to one room, ${steps[0] ? Math.round(steps[0].broadcasts / steps[0].rate) : 3} s or more per step, one broadcast per event-loop turn. ` +
+        'Latency here counts from when each broadcast was *due*, so a sender that falls behind under overload shows as latency (no coordinated omission). The knee is the first step where ' +
         `p99 > ${meta.knee.p99_ms} ms, loop lag p99 > ${meta.knee.loop_lag_ms} ms or a delivery is lost; stepping stops there.` +
         (meta.batch_option_supported ? '' : ' **The library in this run has no `batch` option: the "batch: false" rows ran with its default.**'),
         '',

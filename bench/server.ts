@@ -23,6 +23,12 @@ interface RunArgs {
     rate: number;
     count: number;
     base: number;
+    /**
+     * What t0 is. "send": the moment the broadcast starts (just before Message.create or the emit).
+     * "schedule": the moment it was due; under overload the sender falls behind, and measuring from
+     * the actual send would leave that queueing out of the latency (coordinated omission).
+     */
+    clock: 'send' | 'schedule';
 }
 
 let app: BenchApp | undefined;
@@ -96,19 +102,21 @@ const start = async function (args: { batch?: Batch }) {
 // synchronous fan-out), the broadcasts already due go out back to back, one per macrotask: the
 // offered load stays the target, and every path gets the same turn structure (one broadcast per
 // turn, as if each came from its own request), so none is charged the harness's catch-up as loop lag.
-const schedule = function (rate: number, count: number, fire: (k: number) => void): Promise<{ lateMs: number[]; spanMs: number }> {
+const schedule = function (rate: number, count: number, fire: (k: number, due: number) => void): Promise<{ lateMs: number[]; spanMs: number }> {
 
     const lateMs: number[] = [];
     return new Promise((resolve) => {
 
         const begin = performance.now();
+        const beginAt = now();
         let sent = 0;
         const tick = () => {
 
             const elapsed = performance.now() - begin;
             if (sent < count && sent * 1000 / rate <= elapsed) {
                 lateMs.push(elapsed - sent * 1000 / rate);
-                fire(sent++);
+                fire(sent, beginAt + sent * 1000 / rate);
+                ++sent;
                 if (sent < count && sent * 1000 / rate <= elapsed) {
                     setImmediate(tick);
                     return;
@@ -140,33 +148,33 @@ const run = async function (args: RunArgs) {
     const pending = new Set<Promise<unknown>>();
     splits = { hook: [], publish: [], emit: [] };
 
-    const send: Record<Path, (id: number) => void> = {
-        pipeline: (id) => {
+    const send: Record<Path, (id: number, due: number) => void> = {
+        pipeline: (id, due) => {
 
-            // t0 is stamped inside save(), just before Message.create
-            const saving = target.save(id).catch(() => ++errors);
+            // With the "send" clock, save() stamps t0 itself, just before Message.create
+            const saving = target.save(id, args.clock === 'schedule' ? due : undefined).catch(() => ++errors);
             pending.add(saving);
             void saving.then(() => pending.delete(saving));
         },
-        floor: (id) => {
+        floor: (id, due) => {
 
-            const t0 = now();
-            namespace.to(room).emit('turbo-stream', format(id, t0), { stream: room, epoch: 'floor', seq: ++floorSeq });
-            splits.emit.push(now() - t0);
+            const start = now();
+            namespace.to(room).emit('turbo-stream', format(id, args.clock === 'schedule' ? due : start), { stream: room, epoch: 'floor', seq: ++floorSeq });
+            splits.emit.push(now() - start);
         },
-        ws: (id) => {
+        ws: (id, due) => {
 
-            const t0 = now();
-            const frame = JSON.stringify(['turbo-stream', format(id, t0), { stream: room, epoch: 'ws', seq: ++wsSeq }]);
+            const start = now();
+            const frame = JSON.stringify(['turbo-stream', format(id, args.clock === 'schedule' ? due : start), { stream: room, epoch: 'ws', seq: ++wsSeq }]);
             for (const client of wss!.clients) {
                 client.send(frame);
             }
 
-            splits.emit.push(now() - t0);
+            splits.emit.push(now() - start);
         }
     };
 
-    const fire = (k: number) => send[args.path](args.base + k);
+    const fire = (k: number, due: number) => send[args.path](args.base + k, due);
 
     const stats0 = { ...turbo.stats };
     const queries0 = target.counters.queries;
