@@ -1,38 +1,12 @@
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import type { Page } from '@playwright/test';
-
 import { createServer } from '../../lib/chat/server.ts';
 import { expect, test, waitForStreamsConnected } from '../../lib/turbo/playwright.ts';
+import { addRoom, send, texts } from './chat-pages.ts';
 
 // Nothing lost between render and subscribe, while offline, or across a server restart.
-
-const texts = (page: Page) => page.locator('#messages li .text');
-
-
-const send = async function (page: Page, text: string): Promise<void> {
-
-    await page.getByLabel('Message').fill(text);
-    await page.getByRole('button', { name: 'Send' }).click();
-    await expect(page.getByLabel('Message')).toHaveValue('');
-};
-
-
-/** Adds a room through the chat's form and returns its path. */
-const addRoom = async function (page: Page): Promise<string> {
-
-    const name = `Room ${randomUUID()}`;
-    await page.goto('/');
-    await page.getByLabel('Room name').fill(name);
-    await page.getByRole('button', { name: 'Add' }).click();
-    const link = page.locator('#room_list a', { hasText: name });
-    await expect(link).toHaveCount(1);
-    return (await link.getAttribute('href'))!;
-};
-
 
 test('a message broadcast after the page rendered but before its element subscribed still arrives', async ({ windows: { a, b } }) => {
 

@@ -2,24 +2,12 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import type { Page } from '@playwright/test';
-
 import { expect, test, waitForStreamsConnected } from '../../lib/turbo/playwright.ts';
 import { startChat } from '../support/processes.ts';
 import { startRedis } from '../support/redis.ts';
+import { send, texts } from './chat-pages.ts';
 
 // Window 1 on one chat process, window 2 on another; the processes share Redis and the database.
-
-const texts = (page: Page) => page.locator('#messages li .text');
-
-
-const send = async function (page: Page, text: string): Promise<void> {
-
-    await page.getByLabel('Message').fill(text);
-    await page.getByRole('button', { name: 'Send' }).click();
-    await expect(page.getByLabel('Message')).toHaveValue('');
-};
-
 
 test('two windows on two processes see each other\'s messages', async ({ windows: { a, b } }) => {
 
