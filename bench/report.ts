@@ -111,7 +111,7 @@ const SHORT: Record<string, string> = {
     'pipeline-window10': 'window: 10 ms'
 };
 
-const COLORS: Record<string, string> = { 'pipeline': '#d9480f', 'floor': '#1c7ed6', 'ws': '#2b8a3e', 'pipeline-unbatched': '#9c36b5', 'pipeline-window10': '#e8590c' };
+const COLORS: Record<string, string> = { 'pipeline': '#d9480f', 'floor': '#1c7ed6', 'ws': '#2b8a3e', 'pipeline-unbatched': '#9c36b5', 'pipeline-window10': '#0c8599' };
 
 
 // A log axis: value → pixel
@@ -437,9 +437,9 @@ export const renderMarkdown = function (results: Results, handWritten: string): 
         '## How to reproduce',
         '',
         '```sh',
-        'npm run bench                  # the full run: writes bench/results/latest.json, this file and docs/performance.svg (~8 minutes)',
+        'npm run bench                  # the full run: writes bench/results/latest.json, this file and docs/performance.svg (~7 minutes, at most 10)',
         'npm run bench -- --quick       # a shorter run (N=100 and 1000, fewer broadcasts) into bench/results/quick.json; the docs are left alone',
-        'npm run bench -- --profile     # the pipeline at N=1000, 50/s, under --cpu-prof; summary in bench/results/profile.json',
+        'npm run bench -- --profile     # floor, pipeline, floor at N=1000, 25/s, under --cpu-prof; summary in bench/results/profile.json',
         'npx tsx bench/report.ts        # regenerate this file and the SVG from latest.json (keeps the hand-written section)',
         'npx tsx bench/profile.ts FILE  # self time per function of any .cpuprofile',
         '```',
@@ -451,7 +451,10 @@ export const renderMarkdown = function (results: Results, handWritten: string): 
         '`t0` is stamped just before `Message.create` (for the floors: just before the emit) and rendered into the fragment (`data-t0`); a client stamps `t1` on arrival; ' +
         'both clocks are `performance.timeOrigin + performance.now()` on the same host. The three latency paths use the same clients and the same socket.io server, ' +
         'namespace and room (the raw ws floor has its own server and its clients speak plain ws). A scenario is marked invalid when the client process used more than ' +
-        `${meta.client_cpu_limit} % of its core (then the clients are what is measured) or lost connections. Renders come from \`server.turbo.stats\`, queries from Sequelize's ` +
+        `${meta.client_cpu_limit} % of its core (then the clients are what is measured), when other processes on the box used more than ${meta.foreign_cpu_limit ?? 15} % of a core ` +
+        'meanwhile (read from /proc; such a phase is run once more while the time budget allows) or when connections were lost. ' +
+        'Numbers drift by up to ~20 % between runs on this VM even when it is quiet; compare runs, not single digits. ' +
+        "Renders come from `server.turbo.stats`, queries from Sequelize's " +
         '`afterQuery` hook, event-loop lag from `monitorEventLoopDelay`, and the server-side split from a bench-only wrapper around the transport\'s `publish`.',
         ''
     ];
