@@ -3,12 +3,10 @@ import { randomUUID } from 'node:crypto';
 import type { Page } from '@playwright/test';
 
 import { expect, test, waitForStreamsConnected } from '../../lib/turbo/playwright.ts';
+import { openRoom, send, texts } from './chat-pages.ts';
 
 // Two windows (two browser contexts, two cookie jars) on the chat app that playwright.config.ts
 // starts. Every test makes its own room, so tests do not see each other's messages.
-
-const texts = (page: Page) => page.locator('#messages li .text');
-
 
 const openRooms = async function (page: Page): Promise<void> {
 
@@ -25,23 +23,6 @@ const addRoom = async function (page: Page, name: string): Promise<string> {
     const link = page.locator('#room_list a', { hasText: name });
     await expect(link).toHaveCount(1);
     return (await link.getAttribute('href'))!;
-};
-
-
-const openRoom = async function (page: Page, path: string): Promise<void> {
-
-    await page.goto(path);
-    await waitForStreamsConnected(page);
-    await expect(page.getByLabel('Message')).toBeVisible();                 // The lazy send-message frame loaded
-};
-
-
-// Waits for the fresh, empty form: typing into the old one while the frame reloads would be lost
-const send = async function (page: Page, text: string): Promise<void> {
-
-    await page.getByLabel('Message').fill(text);
-    await page.getByRole('button', { name: 'Send' }).click();
-    await expect(page.getByLabel('Message')).toHaveValue('');
 };
 
 
