@@ -272,10 +272,16 @@ const register = async function (server: Server, rawOptions: HapiTurboOptions): 
     const refreshes = new RefreshScheduler(options.refresh, async (stream, requestId) => await broadcaster.broadcast([stream], [TurboStream.refresh({ requestId })]));
     installRequestContext(server);
 
-    for (const [identity, cls] of registry.entries) {
-        bindStream(cls, identity, broadcaster);
-    }
+    // Stream classes find this server through their binding. onPostStop unbinds them, so a server
+    // started again (after stop()) binds them again: otherwise its hooks and broadcasts went nowhere
+    const bindStreams = function (): void {
 
+        for (const [identity, cls] of registry.entries) {
+            bindStream(cls, identity, broadcaster);
+        }
+    };
+
+    bindStreams();
     if (options.hooks) {
         wireModelStreams(registry.modelStreams, (cls, body, about) => runtimeOf(cls)?.runHook(body, about) ?? Promise.resolve());
     }
@@ -378,6 +384,7 @@ const register = async function (server: Server, rawOptions: HapiTurboOptions): 
     server.ext('onPreStart', () => {
 
         liveTurbos.add(api);
+        bindStreams();
         const manager = server.getViewsManager();
         if (!manager) {
             throw new Error('hapi-turbo needs a views manager: call server.views({ engines: { html: Handlebars }, ... }) before starting');

@@ -9,7 +9,7 @@ import Handlebars from 'handlebars';
 
 import HapiTurbo, { TurboStream, TURBO_STREAM_TYPE } from '../../lib/turbo/index.ts';
 import { verifyStreamName } from '../../lib/turbo/signing.ts';
-import { createFixture, SECRET, VIEWS, type Fixture } from '../support/fixture.ts';
+import { collect, createFixture, eventually, SECRET, VIEWS, type Fixture } from '../support/fixture.ts';
 
 
 const bareServer = async function () {
@@ -190,6 +190,29 @@ describe('decorations', () => {
 
 
 describe('server.stop()', () => {
+
+    it('then server.start() again: model hooks broadcast and sockets receive, as before the stop', async () => {
+
+        const fixture = await createFixture();
+        try {
+            await fixture.start();
+            const topic = await fixture.Topic.create({ title: 'News' });
+            await fixture.server.stop({ timeout: 1000 });
+            await fixture.server.start();
+
+            const socket = await fixture.client();
+            const received = collect(socket);
+            assert.deepEqual(await fixture.subscribe(socket, fixture.server.turbo.signedStreamName(topic)), { ok: true, stream: topic.stream.name });
+            await fixture.Post.create({ topicId: topic.id, body: 'after the restart' });
+            await fixture.server.turbo.drain();
+            await eventually(() => assert.equal(received.length, 1));
+            assert.match(received[0]!.html, /<turbo-stream action="append" target="posts">.*after the restart/s);
+            assert.equal(received[0]!.stream, topic.stream.name);
+        }
+        finally {
+            await fixture.close();
+        }
+    });
 
     it('closes every socket: the process exits by itself', async () => {
 
