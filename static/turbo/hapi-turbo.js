@@ -91,8 +91,13 @@ class TurboSocketStreamSourceElement extends HTMLElement {
         }
     }
 
-    receive(html) {
+    receive(html, meta) {
 
+        // Turbo gets a delivery as one string; tests and tools see each message, with its own seq
+        meta?.parts.forEach((part, index) => part && this.dispatchEvent(new CustomEvent('turbo-stream-source:message', {
+            bubbles: true,
+            detail: { stream: meta.stream, epoch: meta.epoch, seq: meta.from + index, html: part }
+        })));
         this.dispatchEvent(new MessageEvent('message', { data: html }));
     }
 

@@ -9,6 +9,8 @@ export interface StreamMessageMeta extends StreamPosition {
     stream: string;
     /** The first seq in this delivery: one message, or several consecutive ones joined (`from`..`seq`). */
     from: number;
+    /** Each message of the delivery on its own, seq `from` first; a placeholder (toOthers) is ''. */
+    parts: string[];
 }
 
 export interface StreamMember {

@@ -185,7 +185,8 @@ export class StreamClient {
         }
 
         const from = position ? Math.max(first, position.seq + 1) : first;
-        const fresh = Array.isArray(html) ? html.slice(from - first).join('') : html;
+        const parts = Array.isArray(html) ? html.slice(from - first) : [html];
+        const fresh = parts.join('');
         entry.position = { epoch: meta.epoch, seq: meta.seq };
         if (fresh === '') {
             return;                                                 // A placeholder: this page caused it (toOthers)
@@ -193,7 +194,7 @@ export class StreamClient {
 
         // One member per stream hands the message on: the page applies it once however many
         // elements share the stream
-        entry.members.values().next().value?.receive(fresh, { stream: meta.stream, epoch: meta.epoch, seq: meta.seq, from });
+        entry.members.values().next().value?.receive(fresh, { stream: meta.stream, epoch: meta.epoch, seq: meta.seq, from, parts });
     }
 
     #refresh(entry, reason) {
