@@ -106,7 +106,6 @@ export const createServer = async function (options: ChatServerOptions = {}) {
     });
 
     server.ext('onPreResponse', errorPage);
-    server.ext('onPostStop', () => sequelize.close());
     server.route(routes);
 
     return { server, sequelize, ...models };

@@ -27,7 +27,8 @@ export const startChat = async function (options: ChatServerOptions = {}) {
         dir,
         async close() {
 
-            await chat.server.stop({ timeout: 1000 });             // Closes the database too
+            await chat.server.stop({ timeout: 1000 });
+            await chat.sequelize.close();
             await database.drop();
             await rm(dir, { recursive: true, force: true });
         }

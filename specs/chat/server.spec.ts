@@ -40,13 +40,14 @@ describe('createServer', () => {
         const database = await testDatabase(join(dir, 'nested', 'chat.sqlite'));
         try {
             for (let start = 0; start < 2; ++start) {
-                const { server, Room, Message } = await createServer({ databaseUrl: database.url, secret: SECRET });
+                const { server, sequelize, Room, Message } = await createServer({ databaseUrl: database.url, secret: SECRET });
                 try {
                     const rooms = await Room.findAll({ include: [{ model: Message, as: 'messages' }] });
                     assert.deepEqual(rooms.map((room) => [room.name, room.messages!.map((message) => message.text)]), [['Demo Room', ['demo message']]]);
                 }
                 finally {
                     await server.stop();
+                    await sequelize.close();
                 }
             }
         }
@@ -70,6 +71,7 @@ describe('createServer', () => {
             for (const result of started) {
                 if (result.status === 'fulfilled') {
                     await result.value.server.stop();
+                    await result.value.sequelize.close();
                 }
             }
 
@@ -93,9 +95,10 @@ describe('createServer', () => {
 
     it('seeds nothing when asked not to', async () => {
 
-        const { server, Room } = await createServer({ databaseUrl: 'sqlite::memory:', secret: SECRET, seed: false });
+        const { server, sequelize, Room } = await createServer({ databaseUrl: 'sqlite::memory:', secret: SECRET, seed: false });
         assert.equal(await Room.count(), 0);
         await server.stop();
+        await sequelize.close();
     });
 
     it('serves the stylesheet and the browser assets', async () => {
