@@ -422,7 +422,8 @@ export const expectConverged = async function (pages: Page[], selector: string, 
 
 const serverOf = function (app: AppLike): Server {
 
-    return typeof (app as Server).start === 'function' ? app as Server : (app as { server: Server }).server;
+    const held = (app as { server?: Server }).server;
+    return typeof held?.start === 'function' ? held : app as Server;
 };
 
 

@@ -1,8 +1,11 @@
-import { expect, test } from '../../lib/turbo/playwright.ts';
-import { addRoom, openRoom, send, texts } from './chat-pages.ts';
+import { createTest, expect } from 'hapi-turbo/playwright';
+
+import { addRoom, chatApp, openRoom, send, texts } from './chat-pages.ts';
 
 // A custom Turbo Stream action: a new message arrives with a `highlight` of itself, which the
 // chat's StreamActions.highlight (static/chat/actions.js) plays as a short flash.
+
+const test = createTest({ app: chatApp });
 
 test('the other window sees a new message flash: the highlight class comes, then goes', async ({ windows: { a, b } }) => {
 

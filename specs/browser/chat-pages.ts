@@ -1,11 +1,33 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 import type { Page } from '@playwright/test';
+import { expect, goto, type AppAddress } from 'hapi-turbo/playwright';
 
-import { expect, waitForStreamsConnected } from '../../lib/turbo/playwright.ts';
+import { createServer } from '../../lib/chat/server.ts';
 
-// Steps through the chat's pages that the specs of "going further" (morphing, custom actions,
-// toOthers, components) share.
+// The chat app as the browser specs run it, and steps through its pages that they share.
+
+
+/**
+ * The chat for `createTest({ app: chatApp })`: on the address the harness gives, with a sqlite file
+ * of its own, "Demo Room" seeded. The harness starts it and stops it; `close()` removes the database.
+ */
+export const chatApp = async function (address: AppAddress) {
+
+    const dir = await mkdtemp(join(tmpdir(), 'hapi-turbo-chat-'));
+    const chat = await createServer({ ...address, databaseUrl: `sqlite:${join(dir, 'chat.sqlite')}`, secret: 'browser-specs-secret-that-is-long-enough' });
+    return {
+        ...chat,
+        async close() {
+
+            await chat.sequelize.close();
+            await rm(dir, { recursive: true, force: true });
+        }
+    };
+};
 
 export const texts = (page: Page) => page.locator('#messages li .text');
 
@@ -25,8 +47,7 @@ export const addRoom = async function (page: Page): Promise<string> {
 
 export const openRoom = async function (page: Page, path: string): Promise<void> {
 
-    await page.goto(path);
-    await waitForStreamsConnected(page);
+    await goto(page, path);
     await expect(page.getByLabel('Message')).toBeVisible();                 // The lazy send-message frame loaded
 };
 

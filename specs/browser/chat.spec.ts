@@ -2,16 +2,18 @@ import { randomUUID } from 'node:crypto';
 
 import type { Page } from '@playwright/test';
 
-import { expect, test, waitForStreamsConnected } from '../../lib/turbo/playwright.ts';
-import { openRoom, send, texts } from './chat-pages.ts';
+import { createTest, expect, goto } from 'hapi-turbo/playwright';
 
-// Two windows (two browser contexts, two cookie jars) on the chat app that playwright.config.ts
-// starts. Every test makes its own room, so tests do not see each other's messages.
+import { chatApp, openRoom, send, texts } from './chat-pages.ts';
+
+// Two windows (two browser contexts, two cookie jars) on the chat app, which the harness starts in
+// this worker. Every test makes its own room, so tests do not see each other's messages.
+
+const test = createTest({ app: chatApp });
 
 const openRooms = async function (page: Page): Promise<void> {
 
-    await page.goto('/');
-    await waitForStreamsConnected(page);
+    await goto(page, '/');
 };
 
 
@@ -104,8 +106,7 @@ test('a room added in one window appears in the other\'s list', async ({ windows
 test('the broadcast box updates in both windows', async ({ windows: { a, b } }) => {
 
     for (const page of [a, b]) {
-        await page.goto('/broadcast');
-        await waitForStreamsConnected(page);
+        await goto(page, '/broadcast');
     }
 
     const text = `Hello <everyone> ${randomUUID()}`;

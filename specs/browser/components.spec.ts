@@ -2,15 +2,18 @@ import { randomUUID } from 'node:crypto';
 
 import type { Page } from '@playwright/test';
 
-import { expect, test, waitForStreamsConnected } from '../../lib/turbo/playwright.ts';
+import { createTest, expect, goto } from 'hapi-turbo/playwright';
+
+import { chatApp } from './chat-pages.ts';
 
 // Components: the alert, broadcast to everyone, and a counter per visitor, which only that
 // visitor's windows receive. Two browser contexts are two visitors (two cookie jars).
 
+const test = createTest({ app: chatApp });
+
 const openComponents = async function (page: Page): Promise<void> {
 
-    await page.goto('/components');
-    await waitForStreamsConnected(page);
+    await goto(page, '/components');
 };
 
 
@@ -30,9 +33,9 @@ test('an alert given in one window appears in the other', async ({ windows: { a,
 });
 
 
-test('"+1" counts in every window of that visitor and in no one else\'s; another visitor cannot listen in', async ({ windows: { a, b, contexts } }) => {
+test('"+1" counts in every window of that visitor and in no one else\'s; another visitor cannot listen in', async ({ windows: { a, b } }) => {
 
-    const a2 = await contexts[0].newPage();                   // A second window of visitor A
+    const a2 = await a.context().newPage();                   // A second window of visitor A
     for (const page of [a, a2, b]) {
         await openComponents(page);
     }

@@ -2,17 +2,19 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { createTest, expect, goto, setOffline, waitForStreamsConnected } from 'hapi-turbo/playwright';
+
 import { createServer } from '../../lib/chat/server.ts';
-import { expect, test, waitForStreamsConnected } from '../../lib/turbo/playwright.ts';
-import { addRoom, send, texts } from './chat-pages.ts';
+import { addRoom, chatApp, send, texts } from './chat-pages.ts';
 
 // Nothing lost between render and subscribe, while offline, or across a server restart.
+
+const test = createTest({ app: chatApp });
 
 test('a message broadcast after the page rendered but before its element subscribed still arrives', async ({ windows: { a, b } }) => {
 
     const room = await addRoom(a);
-    await a.goto(room);
-    await waitForStreamsConnected(a);
+    await goto(a, room);
 
     // Hold back B's element script: the page is rendered and shown, but not subscribed yet
     let release!: () => void;
@@ -37,17 +39,15 @@ test('a message broadcast after the page rendered but before its element subscri
 });
 
 
-test('a window that was offline shows, once back, every message posted meanwhile, in order, without a reload', async ({ windows: { a, b, contexts } }) => {
+test('a window that was offline shows, once back, every message posted meanwhile, in order, without a reload', async ({ windows: { a, b } }) => {
 
     const room = await addRoom(a);
     for (const page of [a, b]) {
-        await page.goto(room);
-        await waitForStreamsConnected(page);
+        await goto(page, room);
     }
 
     await b.evaluate(() => Object.assign(window, { notReloaded: true }));
-    await contexts[1].setOffline(true);
-    await expect(b.locator('turbo-socket-stream-source')).not.toHaveAttribute('connected', '');
+    await setOffline(b, true);
 
     for (let n = 1; n <= 5; ++n) {
         await send(a, `while B was away ${n}`);
@@ -56,8 +56,7 @@ test('a window that was offline shows, once back, every message posted meanwhile
     await expect(texts(a)).toHaveCount(5);
     await expect(texts(b)).toHaveCount(0);
 
-    await contexts[1].setOffline(false);
-    await waitForStreamsConnected(b, { timeout: 20_000 });
+    await setOffline(b, false);
     await expect(texts(b)).toHaveText([1, 2, 3, 4, 5].map((n) => `while B was away ${n}`));
     expect(await b.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
 });
@@ -75,8 +74,7 @@ test('after a server restart both windows reconnect and show the current state',
 
     try {
         for (const page of [a, b]) {
-            await page.goto(url);
-            await waitForStreamsConnected(page);
+            await goto(page, url);
         }
 
         await send(a, 'before the restart');
@@ -85,6 +83,7 @@ test('after a server restart both windows reconnect and show the current state',
         // A new process: its counters start over, under a new epoch. A message is written while
         // no server runs, so only a refresh can show it.
         await chat.server.stop();
+        await chat.sequelize.close();
         await expect(b.locator('turbo-socket-stream-source')).not.toHaveAttribute('connected', '');
         chat = await createServer({ ...options, port });
         await chat.Message.create({ roomId: room.id, text: 'written while the server was down' });
@@ -100,5 +99,6 @@ test('after a server restart both windows reconnect and show the current state',
     }
     finally {
         await chat.server.stop();
+        await chat.sequelize.close();
     }
 });

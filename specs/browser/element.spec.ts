@@ -1,14 +1,12 @@
-import { test as base, expect } from '@playwright/test';
+import { createTest, expect, goto, waitForStreamsConnected } from 'hapi-turbo/playwright';
 
-import { waitForStreamsConnected } from '../../lib/turbo/playwright.ts';
-import { createFixture, type Fixture } from '../support/fixture.ts';
+import { createFixture } from '../support/fixture.ts';
 
 // The stream source element against a server started in this worker, so the spec can write rows
 // and look at the server's rooms directly.
 
-const test = base.extend<object, { app: Fixture }>({
-    // eslint-disable-next-line no-empty-pattern -- Playwright reads a fixture's dependencies from this pattern
-    app: [async ({}, use) => {
+const test = createTest({
+    app: async () => {
 
         const app = await createFixture();
         app.server.route({
@@ -20,10 +18,8 @@ const test = base.extend<object, { app: Fixture }>({
             })
         });
 
-        await app.start();
-        await use(app);
-        await app.close();
-    }, { scope: 'worker' }]
+        return app;
+    }
 });
 
 
@@ -38,8 +34,7 @@ test('two elements on one stream subscribe once, apply each message once, and re
         Object.assign(window, { sourceEvents: counts });
         document.addEventListener('turbo-stream-source:connected', () => ++counts.connected);
     });
-    await page.goto(`http://127.0.0.1:${app.server.info.port}/elements/${topic.id}`);
-    await waitForStreamsConnected(page);
+    await goto(page, `/elements/${topic.id}`);
     expect(room()).toBe(1);
     expect(await page.evaluate(() => (window as unknown as { sourceEvents: { connected: number } }).sourceEvents.connected)).toBe(2);
 
@@ -62,7 +57,7 @@ test('two elements on one stream subscribe once, apply each message once, and re
 test('a refused subscription is marked on the element and does not disturb the others', async ({ app, page }) => {
 
     const topic = await app.Topic.create({ title: 'News' });
-    await page.goto(`http://127.0.0.1:${app.server.info.port}/elements/${topic.id}?forbidden=1`);
+    await page.goto(`/elements/${topic.id}?forbidden=1`);
     await expect(page.locator('#forbidden turbo-socket-stream-source')).toHaveAttribute('error', 'forbidden');
     await expect(page.locator('#first turbo-socket-stream-source')).toHaveAttribute('connected', '');
 
@@ -74,8 +69,7 @@ test('a refused subscription is marked on the element and does not disturb the o
 test('resubscribes after the connection drops', async ({ app, page }) => {
 
     const topic = await app.Topic.create({ title: 'News' });
-    await page.goto(`http://127.0.0.1:${app.server.info.port}/elements/${topic.id}`);
-    await waitForStreamsConnected(page);
+    await goto(page, `/elements/${topic.id}`);
 
     const source = page.locator('#first turbo-socket-stream-source');
     app.server.turbo.io!.of('/turbo').disconnectSockets();

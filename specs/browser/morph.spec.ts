@@ -1,10 +1,13 @@
 import type { Page } from '@playwright/test';
 
-import { expect, test } from '../../lib/turbo/playwright.ts';
-import { addRoom, edit, openRoom, send, texts } from './chat-pages.ts';
+import { createTest, expect } from 'hapi-turbo/playwright';
+
+import { addRoom, chatApp, edit, openRoom, send, texts } from './chat-pages.ts';
 
 // Morphing: an edited message is morphed into place in the other windows, and a refresh of the
 // room page morphs the page, so what a reader is doing there (typing, scrolling) is left alone.
+
+const test = createTest({ app: chatApp });
 
 
 /** B, a reader in the middle of something: scrolled down a little, a draft typed in the send form, not sent. */

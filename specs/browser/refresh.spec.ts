@@ -1,13 +1,13 @@
-import { expect, test as base, waitForStreamsConnected } from '../../lib/turbo/playwright.ts';
+import { createTest, expect, goto } from 'hapi-turbo/playwright';
+
 import { TurboStream } from '../../lib/turbo/index.ts';
-import { createFixture, type Fixture } from '../support/fixture.ts';
+import { createFixture } from '../support/fixture.ts';
 
 // Refresh broadcasts in two real windows, against a server started in this worker: topics refresh
 // their stream on every save (the default 500 ms debounce), and a page asks Turbo to morph.
 
-const test = base.extend<object, { app: Fixture }>({
-    // eslint-disable-next-line no-empty-pattern -- Playwright reads a fixture's dependencies from this pattern
-    app: [async ({}, use) => {
+const test = createTest({
+    app: async () => {
 
         const app = await createFixture({ broadcastsRefreshes: { topic: true } });
         app.server.route([
@@ -34,10 +34,8 @@ const test = base.extend<object, { app: Fixture }>({
             }
         ]);
 
-        await app.start();
-        await use(app);
-        await app.close();
-    }, { scope: 'worker' }]
+        return app;
+    }
 });
 
 
@@ -73,11 +71,9 @@ test('a save through a Turbo form refreshes the other window, by morphing, and n
 
     const topic = await app.Topic.create({ title: 'Before' });
     await app.server.turbo.drain();
-    const url = `http://127.0.0.1:${app.server.info.port}/refresh/${topic.id}`;
     for (const page of [a, b]) {
         await page.addInitScript(countTurboEvents);
-        await page.goto(url);
-        await waitForStreamsConnected(page);
+        await goto(page, `/refresh/${topic.id}`);
         await page.evaluate(() => Object.assign(window, { marker: 'still the first document' }));
     }
 

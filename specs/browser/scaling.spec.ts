@@ -2,7 +2,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { expect, test, waitForStreamsConnected } from '../../lib/turbo/playwright.ts';
+import { expect, test, waitForStreamsConnected } from 'hapi-turbo/playwright';
+
 import { startChat } from '../support/processes.ts';
 import { startRedis } from '../support/redis.ts';
 import { send, texts } from './chat-pages.ts';

@@ -1,8 +1,11 @@
-import { expect, test } from '../../lib/turbo/playwright.ts';
-import { addRoom, countStreams, edit, openRoom, send, streamCounts, texts } from './chat-pages.ts';
+import { createTest, expect } from 'hapi-turbo/playwright';
+
+import { addRoom, chatApp, countStreams, edit, openRoom, send, streamCounts, texts } from './chat-pages.ts';
 
 // toOthers: the window that edits a message updates itself from the HTTP answer; the broadcast
 // skips its socket (X-Turbo-Socket-Id), which gets an empty placeholder, and reaches the others.
+
+const test = createTest({ app: chatApp });
 
 test('an edit reaches the editor\'s window from its HTTP answer only, and the other window from the socket', async ({ windows: { a, b } }) => {
 
