@@ -45,17 +45,12 @@ export interface Windows {
     goto(url: string): Promise<void>;
 }
 
-export interface RestartOptions {
-    /** Runs while the server is stopped (a write the windows cannot hear live). */
-    whileStopped?: () => unknown;
-}
-
 export interface HarnessFixtures {
     /** How many windows `windows` opens (default 2): `test.use({ windowCount: 3 })`. */
     windowCount: number;
     windows: Windows;
     /** Stops the app's server and starts it again, on the same port (and database). */
-    restartApp: (options?: RestartOptions) => Promise<void>;
+    restartApp: () => Promise<void>;
 }
 
 export interface HarnessWorkerFixtures<App> {
@@ -370,11 +365,11 @@ export const diffLines = function (from: string[], to: string[]): string[] {
             lines.push(`  ${from[i++]}`);
             ++j;
         }
-        else if (j < to.length && (i === from.length || common[i]![j + 1]! >= common[i + 1]![j]!)) {
-            lines.push(`+ ${to[j++]}`);
+        else if (i < from.length && (j === to.length || common[i + 1]![j]! >= common[i]![j + 1]!)) {
+            lines.push(`- ${from[i++]}`);
         }
         else {
-            lines.push(`- ${from[i++]}`);
+            lines.push(`+ ${to[j++]}`);
         }
     }
 
@@ -532,7 +527,7 @@ export const createTest = function <App extends AppLike = never>(options: Create
 
         restartApp: async ({ app }, use) => {
 
-            await use(async (restart = {}) => {
+            await use(async () => {
 
                 if (!app) {
                     throw new Error('restartApp: no app; createTest({ app: (address) => createServer(address) })');
@@ -541,7 +536,6 @@ export const createTest = function <App extends AppLike = never>(options: Create
                 const server = serverOf(app);
                 const port = server.info.port;
                 await server.stop({ timeout: 1000 });
-                await restart.whileStopped?.();
                 await server.start();
                 if (server.info.port !== port) {
                     throw new Error(`restartApp: the server came back on port ${server.info.port}, not ${port}: create it with the port the app factory is given`);
@@ -560,7 +554,8 @@ export const createTest = function <App extends AppLike = never>(options: Create
                 }
 
                 await use(windows);
-                if (testInfo.status !== testInfo.expectedStatus) {
+                // Also for a test marked test.fail(): the record is what one reads to see why
+                if (testInfo.status !== 'passed' && testInfo.status !== 'skipped') {
                     for (const page of windows.all) {
                         const messages = await recordStreamMessages(page);
                         await testInfo.attach(`stream messages, ${labels.get(page)}`, { body: JSON.stringify(messages, null, 2), contentType: 'application/json' });
