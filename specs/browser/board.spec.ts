@@ -1,4 +1,5 @@
 import { createTest, expect, expectConverged, recordStreamMessages, waitForStreamMessage } from 'hapi-turbo/playwright';
+import { captureBroadcasts, drainBroadcasts } from 'hapi-turbo/testing';
 
 import { createBoard } from '../support/board.ts';
 
@@ -16,6 +17,12 @@ const test = createTest({
 });
 
 test.use({ windowCount: 3 });
+
+// The tests of a file share its app and database: each starts from an empty board
+test.beforeEach(async ({ app }) => {
+
+    await app.Note.destroy({ truncate: true });
+});
 
 const notes = (page: import('@playwright/test').Page) => page.locator('#notes li');
 
@@ -43,7 +50,19 @@ test('three windows as three users converge after a write from the test process 
     const appended = await waitForStreamMessage(windows.all[2]!, (message) => message.html.includes('posted by &lt;grace&gt;'));
     expect(appended).toMatchObject({ stream: 'board:BoardStream', action: 'append', target: 'notes', targets: null });
     const record = await recordStreamMessages(windows.all[2]!);
-    expect(record.map((message) => [message.stream, message.seq, message.action])).toEqual([['board:BoardStream', 1, 'append'], ['board:BoardStream', 2, 'append']]);
+    const { seq } = app.server.turbo.position('board:BoardStream');
+    expect(record.map((message) => [message.stream, message.seq, message.action])).toEqual([['board:BoardStream', seq - 1, 'append'], ['board:BoardStream', seq, 'append']]);
+});
+
+
+test('captureBroadcasts and drainBroadcasts of hapi-turbo/testing see the app the windows use', async ({ app, windows }) => {
+
+    await windows.goto('/');
+    const captured = await captureBroadcasts(() => app.Note.create({ author: 'the_test', text: 'captured' }));
+    expect(captured.map((broadcast) => [broadcast.stream, broadcast.action, broadcast.target])).toEqual([['board:BoardStream', 'append', 'notes']]);
+    await drainBroadcasts();
+    await expectConverged(windows.all, '#notes');
+    await expect(notes(windows.b)).toHaveText(['the_test: captured']);
 });
 
 
