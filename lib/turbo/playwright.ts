@@ -1,7 +1,7 @@
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 
 import type { Server } from '@hapi/hapi';
-import { test as base, expect, type Browser, type BrowserContext, type Page, type TestType, type PlaywrightTestArgs, type PlaywrightTestOptions, type PlaywrightWorkerArgs, type PlaywrightWorkerOptions } from '@playwright/test';
+import { test as base, expect, type Browser, type BrowserContext, type Page, type Route, type TestType, type PlaywrightTestArgs, type PlaywrightTestOptions, type PlaywrightWorkerArgs, type PlaywrightWorkerOptions } from '@playwright/test';
 
 import { ELEMENT } from './helpers.ts';
 
@@ -247,7 +247,7 @@ export const disconnect = async function (page: Page, options: { for: number }):
     await recordingOf(page);
     const socketPath = await page.evaluate(() => (document.querySelector('meta[name="hapi-turbo-socket-path"]') as HTMLMetaElement | null)?.content || '/socket.io');
     const polling = (url: URL) => url.pathname.startsWith(`${socketPath}/`);
-    const refuse = (route: import('@playwright/test').Route) => route.abort('connectionrefused');
+    const refuse = (route: Route) => route.abort('connectionrefused');
     await page.route(polling, refuse);
     try {
         const dropped = await page.evaluate(() => {

@@ -102,7 +102,8 @@ test('a failing expectConverged names the window that differs and shows a line d
 });
 
 
-test('expectConverged fails the test when the windows never agree, and the report gets each window\'s record', async ({ app, windows }) => {
+// An expected failure: the report shows the diff, and each window's record attached
+test('expectConverged fails a test whose windows never agree', async ({ app, windows }) => {
 
     test.fail(true, 'expected: window 2 shows a message the others do not');
     const room = await app.Room.create({ name: 'Never' });
