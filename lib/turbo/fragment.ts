@@ -1,4 +1,5 @@
 import { escapeHtml, TrustedHtml } from './escape.ts';
+import { currentRequestId } from './request-context.ts';
 
 // A fragment is one <turbo-stream> element before its content is rendered. Building is synchronous
 // and validates everything; rendering (renderer.ts) is the only place templates run.
@@ -16,6 +17,12 @@ export interface FragmentOptions {
     /** `'morph'` makes Turbo 8 morph the target instead of swapping it (replace and update only). */
     method?: 'morph' | 'replace';
     /** Extra attributes on the <turbo-stream> element; values are escaped, `false`/null/undefined are left out. */
+    attributes?: Record<string, AttributeValue>;
+}
+
+export interface RefreshFragmentOptions {
+    /** Default: the current request's Turbo request id (none outside requests); null for none. */
+    requestId?: string | null;
     attributes?: Record<string, AttributeValue>;
 }
 
@@ -145,9 +152,14 @@ export const TurboStream = {
     before: contentAction('before'),
     after: contentAction('after'),
     remove: (target: Target, options?: Pick<FragmentOptions, 'attributes'>) => build('remove', target, undefined, options, true),
-    refresh: (options: { requestId?: string | null; attributes?: Record<string, AttributeValue> } = {}) => {
+    /**
+     * `request-id` is, unless given, the Turbo request id of the HTTP request being handled (as
+     * turbo-rails does), so the tab that caused the refresh skips it; `requestId: null` leaves it out.
+     */
+    refresh: (options: RefreshFragmentOptions = {}) => {
 
-        return build('refresh', undefined, undefined, { attributes: { ...options.attributes, 'request-id': options.requestId } }, false);
+        const requestId = options.requestId === undefined ? currentRequestId() : options.requestId;
+        return build('refresh', undefined, undefined, { attributes: { ...options.attributes, 'request-id': requestId } }, false);
     },
     /** A custom action, applied by a `StreamActions[name]` registered in the browser. The target is optional. */
     action: (name: string, target?: Target, content?: Content, options?: FragmentOptions) => {
