@@ -9,6 +9,7 @@ export { toViewContext } from './view-context.ts';
 export { MemoryTransport } from './transports/memory.ts';
 export type { BroadcastRecord, BroadcastFailure, BroadcastObserver, Transport } from './broadcaster.ts';
 export type { StreamDeclarations } from './registry.ts';
+export { plainStream, PlainStream, isBlankStreamable } from './plain-stream.ts';
 export { createBroadcaster, type Broadcaster } from './standalone.ts';
 export { runBroadcastCli, parseBroadcastArgs } from './cli.ts';
 export { drainBroadcasts } from './drain.ts';

@@ -78,7 +78,7 @@ export interface HapiTurboOptions {
 
 /** `server.turbo` */
 export interface TurboApi {
-    /** Renders the fragments once and sends them, as one message, to every stream named. */
+    /** Renders the fragments once and sends them, as one message, to every stream named (blank ones skipped). */
     broadcast(streamables: unknown, ...fragments: FragmentInput[]): Promise<void>;
     /** The same, skipping the page whose request is being handled (its X-Turbo-Socket-Id): it gets an empty placeholder. */
     broadcastToOthers(streamables: unknown, ...fragments: FragmentInput[]): Promise<void>;
@@ -305,9 +305,21 @@ const register = async function (server: Server, rawOptions: HapiTurboOptions): 
 
     attachRefreshes(broadcaster, refreshes, resolveName);
 
+    // Blank streamables (null, '', [null]) are skipped, and a broadcast to none of them is a no-op, as in turbo-rails
+    const broadcastTo = (streamables: unknown, fragments: FragmentInput[], toOthers: boolean): Promise<void> => {
+
+        const streams = registry.resolveAll(streamables);
+        if (!streams.length) {
+            log(['hapi-turbo', 'broadcast', 'blank'], { message: 'broadcast to blank streamables: nothing sent' });
+            return Promise.resolve();
+        }
+
+        return broadcaster.broadcast(streams, fragments, { toOthers });
+    };
+
     const api: TurboApi = {
-        broadcast: (streamables, ...fragments) => broadcaster.broadcast([streamables].flat().map((item) => registry.resolve(item) as Stream | string), fragments),
-        broadcastToOthers: (streamables, ...fragments) => broadcaster.broadcast([streamables].flat().map((item) => registry.resolve(item) as Stream | string), fragments, { toOthers: true }),
+        broadcast: (streamables, ...fragments) => broadcastTo(streamables, fragments, false),
+        broadcastToOthers: (streamables, ...fragments) => broadcastTo(streamables, fragments, true),
         render: (...fragments) => renderFragments(fragments, renderTemplate),
         sign,
         verify: (value) => verifyStreamName(value, secrets),

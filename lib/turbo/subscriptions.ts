@@ -1,4 +1,4 @@
-import { StreamRegistry } from './registry.ts';
+import type { StreamRegistry } from './registry.ts';
 import { verifyStreamName } from './signing.ts';
 
 export type SubscribeError = 'invalid-signature' | 'forbidden' | 'bad-request';
@@ -51,8 +51,10 @@ export const createAuthorizer = function (options: AuthorizerOptions) {
         try {
             const stream = options.registry.fromName(name);
             if (stream === null) {
-                // Signed by us but no class answers to it: either a plain name, or a class since removed
-                return StreamRegistry.isClassName(name) ?
+                // Signed by us but no class answers to it: a plain name (its signature is its
+                // authorization, as in turbo-rails), unless it is shaped like one of our classes'
+                // names (a class since removed: its pages must not fall back to an unchecked stream)
+                return options.registry.ownsName(name) ?
                     { ok: false, error: 'forbidden' } :
                     { ok: true, stream: name };
             }
