@@ -4,7 +4,7 @@ export { BroadcastComponent, UserBroadcastComponent, componentDomId, type Compon
 export { ModelStream } from './model-stream.ts';
 export { TurboStream, FragmentError, type Fragment, type Content, type Target, type FragmentOptions, type RefreshFragmentOptions } from './fragment.ts';
 export { TrustedHtml, escapeHtml } from './escape.ts';
-export { signStreamName, verifyStreamName } from './signing.ts';
+export { signStreamName, verifyStreamName, type StreamSecret } from './signing.ts';
 export { toViewContext } from './view-context.ts';
 export { MemoryTransport } from './transports/memory.ts';
 export type { BroadcastRecord, BroadcastFailure, BroadcastObserver, Transport } from './broadcaster.ts';

@@ -19,7 +19,7 @@ import { attachRefreshes, RefreshScheduler, type RefreshOptions } from './refres
 import { renderFragments, type FragmentInput } from './renderer.ts';
 import { installRequestContext } from './request-context.ts';
 import { applyOptions, type ValidatedOptions } from './schemas.ts';
-import { signStreamName, verifyStreamName } from './signing.ts';
+import { signStreamName, verifyStreamName, type StreamSecret } from './signing.ts';
 import { bindStream, runtimeOf, Stream, unbindStream } from './stream.ts';
 import { createAdapter } from '@socket.io/redis-streams-adapter';
 
@@ -37,8 +37,11 @@ const pkg = require('../../package.json') as { name: string; version: string };
 
 /** Options of `server.register({ plugin: HapiTurbo, options })`; see docs/protocol.md and the README. */
 export interface HapiTurboOptions {
-    /** Signs stream names: at least 32 bytes. A list rotates keys (sign with the first, verify with all). Required unless NODE_ENV=test. */
-    secret?: string | string[];
+    /**
+     * Signs stream names: a string or a Buffer (the key's bytes, e.g. `Buffer.from(process.env.KEY, 'hex')`),
+     * at least 32 bytes. A list rotates keys (sign with the first, verify with all). Required unless NODE_ENV=test.
+     */
+    secret?: StreamSecret | StreamSecret[];
     /** Lets `static model = 'Message'` name a model of this instance. */
     sequelize?: import('sequelize').Sequelize;
     /** Stream classes by app: `{ chat: [RoomStream, MessageStream] }` or `{ chat: await import('./streams.ts') }`. */

@@ -1,5 +1,5 @@
 import type { StreamRegistry } from './registry.ts';
-import { verifyStreamName } from './signing.ts';
+import { verifyStreamName, type StreamSecret } from './signing.ts';
 
 export type SubscribeError = 'invalid-signature' | 'forbidden' | 'bad-request';
 export type SubscribeAnswer = { ok: true; stream: string } | { ok: false; error: SubscribeError };
@@ -8,7 +8,7 @@ export const MAX_SIGNED_NAME = 4096;
 
 
 export interface AuthorizerOptions {
-    secrets: readonly string[];
+    secrets: readonly StreamSecret[];
     registry: StreamRegistry;
     log: (tags: string[], data: object) => void;
 }
