@@ -1,4 +1,5 @@
 import { escapeHtml, TrustedHtml } from './escape.ts';
+import { currentRequestId } from './request-context.ts';
 
 // A fragment is one <turbo-stream> element before its content is rendered. Building is synchronous
 // and validates everything; rendering (renderer.ts) is the only place templates run.
@@ -15,7 +16,17 @@ export type AttributeValue = string | number | boolean | null | undefined;
 export interface FragmentOptions {
     /** `'morph'` makes Turbo 8 morph the target instead of swapping it (replace and update only). */
     method?: 'morph' | 'replace';
-    /** Extra attributes on the <turbo-stream> element; values are escaped, `false`/null/undefined are left out. */
+    /**
+     * Extra attributes on the <turbo-stream> element; values are escaped, null/undefined are left out.
+     * Booleans as turbo-rails writes them: `aria-*` and `data-*` get `"true"`/`"false"`; HTML boolean
+     * attributes (`hidden`, `disabled`…) are bare when true; any other gets `"true"`; false leaves both out.
+     */
+    attributes?: Record<string, AttributeValue>;
+}
+
+export interface RefreshFragmentOptions {
+    /** Default: the current request's Turbo request id (none outside requests); null for none. */
+    requestId?: string | null;
     attributes?: Record<string, AttributeValue>;
 }
 
@@ -35,6 +46,14 @@ const MORPHABLE = new Set(['replace', 'update']);
 const RESERVED_ATTRIBUTES = new Set(['action', 'target', 'targets']);
 const ACTION_NAME = /^[A-Za-z][\w-]*$/;
 const ATTRIBUTE_NAME = /^[A-Za-z_:][\w:.-]*$/;
+// Their value is a string whatever it says: ARIA states read "true"/"false", data-* is read as text
+const STRING_VALUED = /^(aria|data)-/i;
+// HTML's boolean attributes (as in turbo-rails' tag helper): present means true, whatever the value
+const BOOLEAN_ATTRIBUTES = new Set([
+    'allowfullscreen', 'async', 'autofocus', 'autoplay', 'checked', 'controls', 'default', 'defer', 'disabled',
+    'formnovalidate', 'hidden', 'inert', 'ismap', 'itemscope', 'loop', 'multiple', 'muted', 'nomodule',
+    'novalidate', 'open', 'playsinline', 'readonly', 'required', 'reversed', 'selected'
+]);
 
 
 export class FragmentError extends TypeError {
@@ -90,11 +109,19 @@ const attributesOf = function (action: string, options: FragmentOptions | undefi
             throw new FragmentError(`"${action}" cannot take the attribute "${name}"`);
         }
 
-        if (value === false || value === null || value === undefined) {
+        if (value === null || value === undefined) {
             continue;
         }
 
-        attributes[name] = value === true ? '' : String(value);
+        if (typeof value !== 'boolean') {
+            attributes[name] = String(value);
+        }
+        else if (STRING_VALUED.test(name)) {
+            attributes[name] = String(value);
+        }
+        else if (value) {
+            attributes[name] = BOOLEAN_ATTRIBUTES.has(name.toLowerCase()) ? '' : 'true';
+        }
     }
 
     if (options?.method !== undefined) {
@@ -145,9 +172,14 @@ export const TurboStream = {
     before: contentAction('before'),
     after: contentAction('after'),
     remove: (target: Target, options?: Pick<FragmentOptions, 'attributes'>) => build('remove', target, undefined, options, true),
-    refresh: (options: { requestId?: string | null; attributes?: Record<string, AttributeValue> } = {}) => {
+    /**
+     * `request-id` is, unless given, the Turbo request id of the HTTP request being handled (as
+     * turbo-rails does), so the tab that caused the refresh skips it; `requestId: null` leaves it out.
+     */
+    refresh: (options: RefreshFragmentOptions = {}) => {
 
-        return build('refresh', undefined, undefined, { attributes: { ...options.attributes, 'request-id': options.requestId } }, false);
+        const requestId = options.requestId === undefined ? currentRequestId() : options.requestId;
+        return build('refresh', undefined, undefined, { attributes: { ...options.attributes, 'request-id': requestId } }, false);
     },
     /** A custom action, applied by a `StreamActions[name]` registered in the browser. The target is optional. */
     action: (name: string, target?: Target, content?: Content, options?: FragmentOptions) => {

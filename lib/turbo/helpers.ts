@@ -1,6 +1,7 @@
 import Handlebars from 'handlebars';
 
 import { escapeHtml } from './escape.ts';
+import { isBlankStreamable, plainStream, type PlainStream } from './plain-stream.ts';
 
 export const ELEMENT = 'turbo-socket-stream-source';
 
@@ -31,6 +32,7 @@ const flatten = function (args: unknown[]): unknown[] {
 /**
  * Template helpers:
  * - {{turbo_subscribe room "chat:RoomListStream" ...}}: one stream source element per stream;
+ * - {{turbo_plain_stream room "messages"}}: one plain stream named by several parts, for turbo_subscribe;
  * - {{turbo_component "chat:AlertComponent"}}: a component's subscription and first state;
  * - {{turbo_refreshes_with method="morph" scroll="preserve"}}: how the page applies refreshes;
  * - {{turbo_head}}: the module scripts for Turbo, the socket.io client and the element.
@@ -49,9 +51,11 @@ export const createHelpers = function (context: HelperContext) {
 
     const turbo_subscribe = function (...args: unknown[]): Handlebars.SafeString {
 
-        const streamables = flatten(args.slice(0, -1) as unknown[]);        // The last argument is Handlebars' options
-        if (!streamables.length || streamables.some((item) => item === undefined || item === null || item === '')) {
-            throw new Error('turbo_subscribe needs one or more streams: a row, a Stream or an "<app>:<Class>" name');
+        // The last argument is Handlebars' options. Blank ones are skipped, as turbo-rails does, but
+        // a page that asks for no stream at all has a bug worth an error.
+        const streamables = flatten(args.slice(0, -1) as unknown[]).filter((item) => !isBlankStreamable(item));
+        if (!streamables.length) {
+            throw new Error('turbo_subscribe needs one or more streams that are not blank: a row, a Stream, an "<app>:<Class>" name or a plain name');
         }
 
         return new Handlebars.SafeString(streamables.map(sourceElement).join(''));
@@ -106,5 +110,12 @@ export const createHelpers = function (context: HelperContext) {
         ].join('\n'));
     };
 
-    return { turbo_subscribe, turbo_component, turbo_refreshes_with, turbo_head };
+    // {{turbo_subscribe (turbo_plain_stream room "messages")}}: one stream named by its parts joined
+    // with ":", as turbo-rails' `turbo_stream_from room, :messages`; never taken for a class name
+    const turbo_plain_stream = function (...args: unknown[]): PlainStream {
+
+        return plainStream(...args.slice(0, -1));
+    };
+
+    return { turbo_subscribe, turbo_component, turbo_refreshes_with, turbo_head, turbo_plain_stream };
 };

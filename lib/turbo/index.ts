@@ -2,13 +2,14 @@ export { plugin, plugin as default, TURBO_STREAM_TYPE, type HapiTurboOptions, ty
 export { Stream, type StreamRuntime, type BroadcastOptions, type StreamOptions } from './stream.ts';
 export { BroadcastComponent, UserBroadcastComponent, componentDomId, type ComponentContext } from './components.ts';
 export { ModelStream } from './model-stream.ts';
-export { TurboStream, FragmentError, type Fragment, type Content, type Target, type FragmentOptions } from './fragment.ts';
+export { TurboStream, FragmentError, type Fragment, type Content, type Target, type FragmentOptions, type RefreshFragmentOptions } from './fragment.ts';
 export { TrustedHtml, escapeHtml } from './escape.ts';
-export { signStreamName, verifyStreamName } from './signing.ts';
+export { signStreamName, verifyStreamName, type StreamSecret } from './signing.ts';
 export { toViewContext } from './view-context.ts';
 export { MemoryTransport } from './transports/memory.ts';
 export type { BroadcastRecord, BroadcastFailure, BroadcastObserver, Transport } from './broadcaster.ts';
 export type { StreamDeclarations } from './registry.ts';
+export { plainStream, PlainStream, isBlankStreamable } from './plain-stream.ts';
 export { createBroadcaster, type Broadcaster } from './standalone.ts';
 export { runBroadcastCli, parseBroadcastArgs } from './cli.ts';
 export { drainBroadcasts } from './drain.ts';

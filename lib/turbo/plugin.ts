@@ -19,7 +19,7 @@ import { attachRefreshes, RefreshScheduler, type RefreshOptions } from './refres
 import { renderFragments, type FragmentInput } from './renderer.ts';
 import { installRequestContext } from './request-context.ts';
 import { applyOptions, type ValidatedOptions } from './schemas.ts';
-import { signStreamName, verifyStreamName } from './signing.ts';
+import { signStreamName, verifyStreamName, type StreamSecret } from './signing.ts';
 import { bindStream, runtimeOf, Stream, unbindStream } from './stream.ts';
 import { createAdapter } from '@socket.io/redis-streams-adapter';
 
@@ -37,8 +37,11 @@ const pkg = require('../../package.json') as { name: string; version: string };
 
 /** Options of `server.register({ plugin: HapiTurbo, options })`; see docs/protocol.md and the README. */
 export interface HapiTurboOptions {
-    /** Signs stream names: at least 32 bytes. A list rotates keys (sign with the first, verify with all). Required unless NODE_ENV=test. */
-    secret?: string | string[];
+    /**
+     * Signs stream names: a string or a Buffer (the key's bytes, e.g. `Buffer.from(process.env.KEY, 'hex')`),
+     * at least 32 bytes. A list rotates keys (sign with the first, verify with all). Required unless NODE_ENV=test.
+     */
+    secret?: StreamSecret | StreamSecret[];
     /** Lets `static model = 'Message'` name a model of this instance. */
     sequelize?: import('sequelize').Sequelize;
     /** Stream classes by app: `{ chat: [RoomStream, MessageStream] }` or `{ chat: await import('./streams.ts') }`. */
@@ -78,7 +81,7 @@ export interface HapiTurboOptions {
 
 /** `server.turbo` */
 export interface TurboApi {
-    /** Renders the fragments once and sends them, as one message, to every stream named. */
+    /** Renders the fragments once and sends them, as one message, to every stream named (blank ones skipped). */
     broadcast(streamables: unknown, ...fragments: FragmentInput[]): Promise<void>;
     /** The same, skipping the page whose request is being handled (its X-Turbo-Socket-Id): it gets an empty placeholder. */
     broadcastToOthers(streamables: unknown, ...fragments: FragmentInput[]): Promise<void>;
@@ -311,9 +314,21 @@ const register = async function (server: Server, rawOptions: HapiTurboOptions): 
 
     attachRefreshes(broadcaster, refreshes, resolveName);
 
+    // Blank streamables (null, '', [null]) are skipped, and a broadcast to none of them is a no-op, as in turbo-rails
+    const broadcastTo = (streamables: unknown, fragments: FragmentInput[], toOthers: boolean): Promise<void> => {
+
+        const streams = registry.resolveAll(streamables);
+        if (!streams.length) {
+            log(['hapi-turbo', 'broadcast', 'blank'], { message: 'broadcast to blank streamables: nothing sent' });
+            return Promise.resolve();
+        }
+
+        return broadcaster.broadcast(streams, fragments, { toOthers });
+    };
+
     const api: TurboApi = {
-        broadcast: (streamables, ...fragments) => broadcaster.broadcast([streamables].flat().map((item) => registry.resolve(item) as Stream | string), fragments),
-        broadcastToOthers: (streamables, ...fragments) => broadcaster.broadcast([streamables].flat().map((item) => registry.resolve(item) as Stream | string), fragments, { toOthers: true }),
+        broadcast: (streamables, ...fragments) => broadcastTo(streamables, fragments, false),
+        broadcastToOthers: (streamables, ...fragments) => broadcastTo(streamables, fragments, true),
         render: (...fragments) => renderFragments(fragments, renderTemplate),
         sign,
         verify: (value) => verifyStreamName(value, secrets),

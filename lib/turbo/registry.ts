@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 import type { Sequelize } from 'sequelize';
 
 import { ModelStream, type AnyModel, type ModelStreamClass } from './model-stream.ts';
+import { isBlankStreamable, PlainStream } from './plain-stream.ts';
 import { Stream } from './stream.ts';
 import { instanceOf } from './view-context.ts';
 
@@ -13,8 +14,10 @@ export type StreamClass = typeof Stream;
 /** Stream classes by app name: `{ chat: [RoomStream, MessageStream] }`, or module namespaces. */
 export type StreamDeclarations = Record<string, readonly StreamClass[] | Record<string, unknown>>;
 
-// "chat:RoomStream" or "chat:RoomStream[4]": an identity, then the JSON of the constructor arguments
-const STREAM_NAME = /^([A-Za-z0-9_.-]+:[A-Za-z_$][\w$]*)(\[.*\])?$/s;
+// "chat:RoomStream" or "chat:RoomStream[4]": an identity (app and class), then the JSON of the
+// constructor arguments
+const STREAM_NAME = /^(([A-Za-z0-9_.-]+):([A-Za-z_$][\w$]*))(\[.*\])?$/s;
+const CLASS_LIKE = /^[A-Z]/;
 const BASE_CLASSES = new Set<unknown>([Stream, ModelStream]);
 const MODULE_NAMES = ['streams.ts', 'streams.js', 'streams.mjs'];
 
@@ -60,10 +63,12 @@ export const discoverStreams = async function (dir: string): Promise<StreamDecla
 export class StreamRegistry {
 
     readonly #classes = new Map<string, StreamClass>();
+    readonly #apps = new Set<string>();
 
     constructor(declarations: StreamDeclarations, sequelize?: Sequelize) {
 
         for (const [app, declared] of Object.entries(declarations)) {
+            this.#apps.add(app);
             const candidates = Array.isArray(declared) ? declared.map((cls) => [cls.name, cls] as const) : Object.entries(declared);
             for (const [exportName, value] of candidates) {
                 if (!isStreamClass(value)) {
@@ -116,13 +121,22 @@ export class StreamRegistry {
 
     /**
      * Turns what a template or a caller names into a stream: a Stream instance, a row (or its view
-     * copy) whose model has a ModelStream, a registered "<app>:<Class>" name, or any other string,
-     * which is a plain stream name (as in turbo-rails).
+     * copy) whose model has a ModelStream, a registered "<app>:<Class>" name, a `plainStream(...)`,
+     * or any other string, which is a plain stream name (as in turbo-rails).
      */
     resolve(streamable: unknown): Stream | string {
 
         if (streamable instanceof Stream) {
             return streamable;
+        }
+
+        if (streamable instanceof PlainStream) {
+            const name = streamable.parts.map((part) => this.#partName(part)).join(':');
+            if (this.ownsName(name)) {
+                throw new Error(`plainStream() cannot name "${name}": names "<app>:<Class>" of the apps ${[...this.#apps].join(', ')} belong to their stream classes`);
+            }
+
+            return name;
         }
 
         const instance = instanceOf(streamable);
@@ -136,7 +150,7 @@ export class StreamRegistry {
         }
 
         if (typeof streamable === 'string' && streamable.length > 0) {
-            if (!STREAM_NAME.test(streamable)) {
+            if (!this.ownsName(streamable)) {
                 return streamable;
             }
 
@@ -151,31 +165,68 @@ export class StreamRegistry {
         throw new TypeError(`cannot make a stream of ${streamable === null ? 'null' : typeof streamable}`);
     }
 
+    /** The streams a broadcast names: one streamable or a list; blank ones are skipped, as turbo-rails does. */
+    resolveAll(streamables: unknown): (Stream | string)[] {
+
+        return [streamables].flat(Infinity).filter((item) => !isBlankStreamable(item)).map((item) => this.resolve(item));
+    }
+
+    // One part of a plain stream's name: text as it is, a row or a Stream as its stream's name
+    #partName(part: unknown): string {
+
+        if (typeof part === 'string' || typeof part === 'number' || typeof part === 'bigint' || typeof part === 'boolean') {
+            return String(part);
+        }
+
+        if (part !== null && typeof part === 'object') {
+            const stream = this.resolve(part);
+            return typeof stream === 'string' ? stream : stream.name;
+        }
+
+        throw new TypeError(`plainStream() cannot take ${typeof part} as part of a name`);
+    }
+
     /** Rebuilds the stream a (verified) name stands for; null when no registered class has that name. */
     fromName(name: string): Stream | null {
 
         const match = STREAM_NAME.exec(name);
         const cls = match ? this.#classes.get(match[1]!) : undefined;
-        if (!match || !cls) {
+        const args = match ? argumentsOf(match[4]) : null;
+        if (!cls || !args) {
             return null;
         }
 
-        let args: unknown = [];
-        if (match[2]) {
-            try {
-                args = JSON.parse(match[2]);
-            }
-            catch {
-                return null;
-            }
-        }
-
-        return new (cls as new (...args: unknown[]) => Stream)(...(args as unknown[]));
+        return new (cls as new (...args: unknown[]) => Stream)(...args);
     }
 
-    /** True when `name` is "<app>:<Class>[...]": such names always map to a class. */
-    static isClassName(name: string): boolean {
+    /**
+     * True when `name` belongs to the stream classes: "<app>:<Name>" or "<app>:<Name>[<JSON list>]"
+     * where <app> is a registered app and <Name> a registered class or capitalised like one. Such a
+     * name is its class's stream or nothing (an error when named, `forbidden` at subscribe): a typo or
+     * a class removed since the page was rendered never turns into a plain stream. Every other name
+     * is plain: `channel:messages`, `Z2lkOi8v…:comments`, `chat:RoomStream[4]:messages`.
+     */
+    ownsName(name: string): boolean {
 
-        return STREAM_NAME.test(name);
+        const match = STREAM_NAME.exec(name);
+        return Boolean(match && this.#apps.has(match[2]!) && argumentsOf(match[4]) &&
+            (this.#classes.has(match[1]!) || CLASS_LIKE.test(match[3]!)));
     }
 }
+
+
+// The constructor arguments in a class stream's name, or null when they are not a JSON list
+const argumentsOf = function (json: string | undefined): unknown[] | null {
+
+    if (json === undefined) {
+        return [];
+    }
+
+    try {
+        const args: unknown = JSON.parse(json);
+        return Array.isArray(args) ? args : null;
+    }
+    catch {
+        return null;
+    }
+};

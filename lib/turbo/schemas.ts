@@ -2,21 +2,31 @@ import Joi from 'joi';
 
 import { REFRESH_DEFAULTS, type RefreshOptions } from './refresh.ts';
 import { REPLAY_DEFAULTS, type ReplayOptions } from './replay.ts';
+import type { StreamSecret } from './signing.ts';
 import type { SocketLimits } from './transports/socket-io.ts';
 
 // Every option the plugin takes, validated in one place
 
-const secret = Joi.string().custom((value: string, helpers) => {
+// A string (its UTF-8 bytes) or the key's bytes in a Buffer, as a Rails app's derived default key;
+// a string is never read as hex or base64
+const secret = Joi.any().custom((value: unknown, helpers) => {
 
-    return Buffer.byteLength(value, 'utf8') >= 32 ? value : helpers.error('any.invalid');
-}).messages({ 'any.invalid': '{{#label}} must be at least 32 bytes long' });
+    if (typeof value !== 'string' && !Buffer.isBuffer(value)) {
+        return helpers.error('secret.type');
+    }
+
+    return Buffer.byteLength(value) >= 32 ? value : helpers.error('secret.length');
+}).messages({
+    'secret.type': '{{#label}} must be a string or a Buffer',
+    'secret.length': '{{#label}} must be at least 32 bytes long'
+});
 
 const urlPath = Joi.string().pattern(/^\/[\w./-]*$/).pattern(/\/$/, { invert: true, name: 'no trailing slash' });
 
 
 export const pluginOptions = Joi.object({
     // Signs stream names. Several rotate keys: new names are signed with the first, all verify.
-    secret: Joi.alternatives(secret, Joi.array().items(secret).min(1))
+    secret: Joi.alternatives().conditional(Joi.array(), { then: Joi.array().items(secret).min(1), otherwise: secret })
         .when('$test', { is: true, otherwise: Joi.required() }),
     sequelize: Joi.object().unknown(true),
     streams: Joi.object().pattern(/^[A-Za-z0-9_.-]+$/, Joi.alternatives(Joi.array().items(Joi.function()), Joi.object().unknown(true))),
@@ -57,7 +67,7 @@ export const pluginOptions = Joi.object({
 
 
 export interface ValidatedOptions {
-    secret?: string | string[];
+    secret?: StreamSecret | StreamSecret[];
     sequelize?: import('sequelize').Sequelize;
     streams?: import('./registry.ts').StreamDeclarations;
     streamsPath?: string;

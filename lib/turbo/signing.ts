@@ -4,18 +4,24 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 // turbo-rails, AnyCable and their clients and vice versa:
 //   base64(JSON.stringify(name)) + "--" + hex(HMAC-SHA256(secret, base64Part))
 
+/**
+ * A signing key: a string (its UTF-8 bytes are the key) or the key's bytes. A Rails app's default
+ * key is 64 derived binary bytes, which no string stands for: pass those as a Buffer.
+ */
+export type StreamSecret = string | Buffer;
+
 const SEPARATOR = '--';
 const DIGEST_HEX_LENGTH = 64;
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
 
-const digest = function (secret: string, payload: string): string {
+const digest = function (secret: StreamSecret, payload: string): string {
 
     return createHmac('sha256', secret).update(payload).digest('hex');
 };
 
 
-export const signStreamName = function (name: string, secret: string): string {
+export const signStreamName = function (name: string, secret: StreamSecret): string {
 
     const payload = Buffer.from(JSON.stringify(name), 'utf8').toString('base64');
     return payload + SEPARATOR + digest(secret, payload);
@@ -26,7 +32,7 @@ export const signStreamName = function (name: string, secret: string): string {
  * Returns the stream name inside `signed` when one of `secrets` signed it, otherwise null.
  * Several secrets allow key rotation: sign with the first, keep accepting the older ones.
  */
-export const verifyStreamName = function (signed: unknown, secrets: string | readonly string[]): string | null {
+export const verifyStreamName = function (signed: unknown, secrets: StreamSecret | readonly StreamSecret[]): string | null {
 
     if (typeof signed !== 'string' || signed.length > 8192) {
         return null;
@@ -45,7 +51,7 @@ export const verifyStreamName = function (signed: unknown, secrets: string | rea
 
     const given = Buffer.from(signature, 'utf8');
     let valid = false;
-    for (const secret of typeof secrets === 'string' ? [secrets] : secrets) {
+    for (const secret of typeof secrets === 'string' || Buffer.isBuffer(secrets) ? [secrets] : secrets) {
         // Every secret is compared, valid or not, so timing does not tell which key matched
         valid = timingSafeEqual(given, Buffer.from(digest(secret, payload), 'utf8')) || valid;
     }

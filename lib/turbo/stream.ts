@@ -1,4 +1,4 @@
-import { TurboStream, type AttributeValue, type Content, type FragmentOptions, type Target } from './fragment.ts';
+import { TurboStream, type Content, type FragmentOptions, type RefreshFragmentOptions, type Target } from './fragment.ts';
 import type { FragmentInput } from './renderer.ts';
 
 /** How a message is sent, as opposed to what it says (FragmentOptions). */
@@ -183,7 +183,8 @@ export class Stream {
         return this.#send([TurboStream.remove(target)], options);
     }
 
-    refresh(options: { requestId?: string | null; attributes?: Record<string, AttributeValue> } = {}): Promise<void> {
+    /** Refreshes every page on the stream but, by default, the tab whose request is being handled (see TurboStream.refresh). */
+    refresh(options: RefreshFragmentOptions = {}): Promise<void> {
 
         return this.stream(TurboStream.refresh(options));
     }

@@ -1,5 +1,5 @@
-import { StreamRegistry } from './registry.ts';
-import { verifyStreamName } from './signing.ts';
+import type { StreamRegistry } from './registry.ts';
+import { verifyStreamName, type StreamSecret } from './signing.ts';
 
 export type SubscribeError = 'invalid-signature' | 'forbidden' | 'bad-request';
 export type SubscribeAnswer = { ok: true; stream: string } | { ok: false; error: SubscribeError };
@@ -8,7 +8,7 @@ export const MAX_SIGNED_NAME = 4096;
 
 
 export interface AuthorizerOptions {
-    secrets: readonly string[];
+    secrets: readonly StreamSecret[];
     registry: StreamRegistry;
     log: (tags: string[], data: object) => void;
 }
@@ -51,8 +51,10 @@ export const createAuthorizer = function (options: AuthorizerOptions) {
         try {
             const stream = options.registry.fromName(name);
             if (stream === null) {
-                // Signed by us but no class answers to it: either a plain name, or a class since removed
-                return StreamRegistry.isClassName(name) ?
+                // Signed by us but no class answers to it: a plain name (its signature is its
+                // authorization, as in turbo-rails), unless it is shaped like one of our classes'
+                // names (a class since removed: its pages must not fall back to an unchecked stream)
+                return options.registry.ownsName(name) ?
                     { ok: false, error: 'forbidden' } :
                     { ok: true, stream: name };
             }

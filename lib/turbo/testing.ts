@@ -58,16 +58,36 @@ export const captureBroadcasts = async function (fn: () => unknown, streamables?
 };
 
 
-const describe = (broadcasts: CapturedBroadcast[]) => broadcasts.map((item) => `  ${item.stream} #${item.seq}: ${item.action} ${item.target ?? item.targets ?? ''}`).join('\n');
+const describe = (broadcasts: CapturedBroadcast[]) => broadcasts.map((item) => `  ${item.stream} #${item.seq}: ${item.action} ${item.target ?? item.targets ?? ''}`.trimEnd()).join('\n');
 
 
-/** Fails unless `fn` broadcasts exactly `count` <turbo-stream> elements on `streamables`; returns them. */
+// The names `streamables` stand for on the live servers, for messages that say which streams were watched
+const streamNamesOf = function (streamables: unknown): string[] {
+
+    const turbos = [...liveTurbos];
+    if (!turbos.length) {
+        throw new Error('captureBroadcasts: no hapi-turbo server is registered in this process');
+    }
+
+    return [...new Set(turbos.flatMap((turbo) => [streamables].flat().map((streamable) => turbo.streamName(streamable))))];
+};
+
+
+/**
+ * Fails unless `fn` broadcasts exactly `count` <turbo-stream> elements on `streamables`; returns them.
+ * The failure names the streams watched and lists what arrived on them, and on any other stream.
+ */
 export const assertBroadcasts = async function (streamables: unknown, count: number, fn: () => unknown): Promise<CapturedBroadcasts> {
 
-    const captured = await captureBroadcasts(fn, streamables);
+    const names = streamNamesOf(streamables);
+    const everything = await captureBroadcasts(fn);
+    const captured = Object.assign(everything.filter((item) => names.includes(item.stream)), { errors: everything.errors });
     if (captured.length !== count) {
+        const elsewhere = everything.filter((item) => !names.includes(item.stream));
         throw new AssertionError({
-            message: `expected ${count} Turbo Stream broadcast(s), got ${captured.length}${captured.length ? ':\n' + describe(captured) : ''}` +
+            message: `expected ${count} Turbo Stream broadcast(s) on ${names.map((name) => JSON.stringify(name)).join(', ')}, got ${captured.length}` +
+                (captured.length ? ':\n' + describe(captured) : '') +
+                (elsewhere.length ? `\nbroadcast on other streams meanwhile:\n${describe(elsewhere)}` : '') +
                 (captured.errors.length ? `\nerrors: ${captured.errors.map((failure) => failure.error.message).join('; ')}` : ''),
             actual: captured.length,
             expected: count,
@@ -176,6 +196,8 @@ export interface StreamResponse {
 
 export interface ExpectedTurboStream {
     action: string;
+    /** The status the reply must have: 200 unless given (turbo-rails' `status:`), e.g. 201 or 422. */
+    status?: number;
     target?: string;
     targets?: string;
     /** Exactly this many matching elements; at least one when left out. */
@@ -185,13 +207,14 @@ export interface ExpectedTurboStream {
 
 /**
  * Checks an HTTP Turbo Stream reply (a `server.inject()` result), as turbo-rails' `assert_turbo_stream`
- * in integration tests: status 200, `text/vnd.turbo-stream.html`, and <turbo-stream> elements with
- * that action (and target or targets). Returns the matching elements, parsed.
+ * in integration tests: the status (200 unless `status` says otherwise), `text/vnd.turbo-stream.html`,
+ * and <turbo-stream> elements with that action (and target or targets). Returns the matching elements, parsed.
  */
 export const assertTurboStreamResponse = function (res: StreamResponse, expected: ExpectedTurboStream): ParsedFragment[] {
 
-    if (res.statusCode !== 200) {
-        throw new AssertionError({ message: `expected a Turbo Stream reply with status 200, got ${res.statusCode}: ${res.payload.slice(0, 200)}`, actual: res.statusCode, expected: 200, operator: 'assertTurboStreamResponse' });
+    const status = expected.status ?? 200;
+    if (res.statusCode !== status) {
+        throw new AssertionError({ message: `expected a Turbo Stream reply with status ${status}, got ${res.statusCode}: ${res.payload.slice(0, 200)}`, actual: res.statusCode, expected: status, operator: 'assertTurboStreamResponse' });
     }
 
     const type = String(res.headers['content-type'] ?? '').split(';')[0]!.trim();

@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import { TrustedHtml } from '../../lib/turbo/escape.ts';
 import { FragmentError, serializeFragment, TurboStream, type Fragment } from '../../lib/turbo/fragment.ts';
 import { renderFragments } from '../../lib/turbo/renderer.ts';
+import { collect, createFixture, eventually } from '../support/fixture.ts';
 
 const noTemplates = () => Promise.reject(new Error('no templates here'));
 const render = (...fragments: Fragment[]) => renderFragments(fragments, noTemplates);
@@ -54,6 +55,29 @@ describe('TurboStream builders', () => {
         assert.equal(html, '<turbo-stream action="append" target="x" data-a="&quot;&gt;&lt;script&gt;" hidden><template></template></turbo-stream>');
         assert.throws(() => TurboStream.append({ id: 'x' }, { text: '' }, { attributes: { target: 'y' } }), /cannot take/);
         assert.throws(() => TurboStream.append({ id: 'x' }, { text: '' }, { attributes: { 'bad name': 'y' } }), /cannot take/);
+    });
+
+    it('writes booleans as turbo-rails does: "true"/"false" for aria-* and data-*, bare HTML boolean attributes, "true" for the rest', async () => {
+
+        const html = await render(TurboStream.action('toggle', { id: 'x' }, undefined, { attributes: {
+            'aria-checked': true, 'aria-expanded': false, 'data-sticky': true, 'data-seen': false, 'DATA-UPPER': true,
+            hidden: true, disabled: false, sticky: true, skip: false
+        } }));
+        assert.equal(html, '<turbo-stream action="toggle" target="x" aria-checked="true" aria-expanded="false" data-sticky="true" data-seen="false" DATA-UPPER="true" hidden sticky="true"><template></template></turbo-stream>');
+
+        // And so they reach a subscriber, for its custom action to read
+        const fixture = await (await createFixture()).start();
+        try {
+            const socket = await fixture.client();
+            const received = collect(socket);
+            assert.deepEqual(await fixture.subscribe(socket, fixture.server.turbo.signedStreamName('switches')), { ok: true, stream: 'switches' });
+            await fixture.server.turbo.broadcast('switches', TurboStream.action('toggle', { id: 'x' }, undefined, { attributes: { 'aria-checked': true, 'data-sticky': false, hidden: true } }));
+            await eventually(() => assert.equal(received.length, 1));
+            assert.equal(received[0]!.html, '<turbo-stream action="toggle" target="x" aria-checked="true" data-sticky="false" hidden><template></template></turbo-stream>');
+        }
+        finally {
+            await fixture.close();
+        }
     });
 
     it('escapes every attribute value and all text', async () => {

@@ -5,7 +5,7 @@ import { afterEach, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
-import { drainBroadcasts, runWithRequestId } from '../../lib/turbo/index.ts';
+import { drainBroadcasts, runWithRequestId, TurboStream } from '../../lib/turbo/index.ts';
 import { parseTurboStreams } from '../../lib/turbo/parse.ts';
 import { RefreshScheduler } from '../../lib/turbo/refresh.ts';
 import { applyOptions } from '../../lib/turbo/schemas.ts';
@@ -344,6 +344,38 @@ describe('refreshes on sockets', () => {
                 [1, '<turbo-stream action="refresh"></turbo-stream>'],
                 [2, '<turbo-stream action="refresh" request-id="f00d-1"></turbo-stream>']
             ]);
+        }
+        finally {
+            await fixture.close();
+        }
+    });
+
+    it('made by hand inside a request, carry its request id unless told requestId: null, as turbo-rails\' broadcast_refresh_to', async () => {
+
+        const fixture = await (await createFixture()).start();
+        try {
+            const { server, TopicStream } = fixture;
+            server.route({ method: 'POST', path: '/topics/{id}/refresh', handler: async (request, h) => {
+
+                const stream = new TopicStream(Number(request.params.id));
+                await stream.refresh();
+                await server.turbo.broadcast(stream, TurboStream.refresh());
+                await stream.refresh({ requestId: null });
+                await stream.refresh({ requestId: 'given-1' });
+                return h.turboStream(TurboStream.refresh());
+            } });
+
+            const topic = await fixture.Topic.create({ title: 'News' });
+            const socket = await fixture.client();
+            const received = collect(socket);
+            assert.deepEqual(await fixture.subscribe(socket, server.turbo.signedStreamName(topic)), { ok: true, stream: topic.stream.name });
+
+            const res = await server.inject({ method: 'POST', url: `/topics/${topic.id}/refresh`, headers: { 'x-turbo-request-id': 'f00d-2' } });
+            assert.equal(res.payload, '<turbo-stream action="refresh" request-id="f00d-2"></turbo-stream>', 'the HTTP reply too');
+            await new TopicStream(topic.id).refresh();                          // Outside any request: none
+            await eventually(() => assert.equal(received.length, 5));
+            assert.deepEqual(received.map((message) => parseTurboStreams(message.html).map((element) => element.attributes['request-id'] ?? null)).flat(),
+                ['f00d-2', 'f00d-2', null, 'given-1', null]);
         }
         finally {
             await fixture.close();

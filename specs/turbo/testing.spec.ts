@@ -48,7 +48,31 @@ describe('testing kit', () => {
         const topic = await fixture.Topic.create({ title: 'News' });
         await assertBroadcasts(topic, 1, () => fixture.Post.create({ body: 'a', topicId: topic.id }));
         await assert.rejects(assertBroadcasts(topic, 2, () => fixture.Post.create({ body: 'b', topicId: topic.id })),
-            /expected 2 Turbo Stream broadcast\(s\), got 1:\n {2}blog:TopicStream\[\d+\] #2: append posts/);
+            /expected 2 Turbo Stream broadcast\(s\) on "blog:TopicStream\[\d+\]", got 1:\n {2}blog:TopicStream\[\d+\] #2: append posts/);
+    });
+
+    it('assertBroadcasts() and assertNoBroadcasts() name the streams they watched and list what arrived on the others', async () => {
+
+        const [news, other] = [await fixture.Topic.create({ title: 'News' }), await fixture.Topic.create({ title: 'Other' })];
+        await assert.rejects(assertBroadcasts(news, 1, () => fixture.Post.create({ body: 'astray', topicId: other.id })), (error: Error) => {
+
+            assert.equal(error.message, `expected 1 Turbo Stream broadcast(s) on "${news.stream.name}", got 0\n` +
+                `broadcast on other streams meanwhile:\n  ${other.stream.name} #1: append posts`);
+            return true;
+        });
+
+        await assert.rejects(assertNoBroadcasts([news, 'audit'], async () => {
+
+            await fixture.Post.create({ body: 'a', topicId: news.id });
+            await fixture.server.turbo.broadcast('audit', TurboStream.remove({ id: 'x' }));
+            await fixture.server.turbo.broadcast('elsewhere', TurboStream.remove({ selector: '#y li' }));
+        }), (error: Error) => {
+
+            assert.equal(error.message, `expected 0 Turbo Stream broadcast(s) on "${news.stream.name}", "audit", got 2:\n` +
+                `  ${news.stream.name} #1: append posts\n  audit #1: remove x\n` +
+                'broadcast on other streams meanwhile:\n  elsewhere #1: remove #y li');
+            return true;
+        });
     });
 
     it('assertNoBroadcasts() fails when something was broadcast', async () => {
@@ -197,7 +221,17 @@ describe('assertTurboStreamResponse()', () => {
                     TurboStream.remove({ selector: '#flash p' })
                 )
             },
-            { method: 'POST', path: '/json', handler: () => ({ ok: true }) }
+            { method: 'POST', path: '/json', handler: () => ({ ok: true }) },
+            {
+                method: 'POST',
+                path: '/created',
+                handler: async (_request, h) => (await h.turboStream(TurboStream.append({ id: 'posts' }, { text: 'new' }))).code(201)
+            },
+            {
+                method: 'POST',
+                path: '/invalid',
+                handler: async (_request, h) => (await h.turboStream(TurboStream.replace({ id: 'form' }, { text: 'body is required' }))).code(422)
+            }
         ]);
         await fixture.server.initialize();
     });
@@ -234,5 +268,16 @@ describe('assertTurboStreamResponse()', () => {
         assert.throws(() => assertTurboStreamResponse(json, { action: 'append' }), /expected Content-Type text\/vnd.turbo-stream.html, got application\/json/);
         const missing = await fixture.server.inject({ method: 'POST', url: '/nowhere' });
         assert.throws(() => assertTurboStreamResponse(missing, { action: 'append' }), /status 200, got 404/);
+    });
+
+    it('takes the status to expect, as turbo-rails\' status: :created or :unprocessable_entity', async () => {
+
+        const created = await fixture.server.inject({ method: 'POST', url: '/created' });
+        assert.deepEqual(assertTurboStreamResponse(created, { action: 'append', target: 'posts', status: 201 }).map((element) => element.html), ['new']);
+        assert.throws(() => assertTurboStreamResponse(created, { action: 'append' }), /expected a Turbo Stream reply with status 200, got 201/);
+
+        const invalid = await fixture.server.inject({ method: 'POST', url: '/invalid' });
+        assert.equal(assertTurboStreamResponse(invalid, { action: 'replace', target: 'form', status: 422, count: 1 }).length, 1);
+        assert.throws(() => assertTurboStreamResponse(invalid, { action: 'replace', status: 201 }), /status 201, got 422: <turbo-stream action="replace"/);
     });
 });

@@ -41,33 +41,77 @@ document.addEventListener('turbo:before-fetch-request', (event) => {
 
 class TurboSocketStreamSourceElement extends HTMLElement {
 
-    static observedAttributes = ['signed-stream-name'];
+    // epoch and seq are observed only to tell whether they changed along with the name
+    static observedAttributes = ['signed-stream-name', 'epoch', 'seq'];
 
     #subscribedAs = null;
+    #connected = false;
+    // Attribute changes made in one go (a morph, a script setting several), handled once after it
+    #changed = null;
+    // Whether epoch and seq were printed with the current name: false once the name changed alone
+    #positionFits = true;
 
     connectedCallback() {
 
+        this.#connected = true;
         connectStreamSource(this);
         this.#subscribe();
     }
 
     disconnectedCallback() {
 
+        this.#connected = false;
         disconnectStreamSource(this);
         this.#unsubscribe();
         this.removeAttribute('connected');
     }
 
-    attributeChangedCallback() {
+    attributeChangedCallback(name, oldValue, newValue) {
 
-        if (this.isConnected && this.#subscribedAs !== this.getAttribute('signed-stream-name')) {
-            this.#unsubscribe();
-            this.#subscribe();
+        if (oldValue === newValue) {
+            return;
         }
+
+        if (!this.#changed) {
+            this.#changed = new Set();
+            queueMicrotask(() => this.#applyChanges());
+        }
+
+        this.#changed.add(name);
+    }
+
+    // A new name moves the element to that stream. Its epoch and seq are used only when they changed
+    // with it (a morph or a render of the new stream sets all three): left as they were, they say
+    // where the page stood on the old stream, which would make the server answer with a gap and the
+    // page refresh itself, so the element starts from now instead. (While the element is being
+    // parsed, connectedCallback has subscribed before this runs.)
+    #applyChanges() {
+
+        const changed = this.#changed;
+        this.#changed = null;
+        const renamed = changed.has('signed-stream-name');
+        if (changed.has('epoch') || changed.has('seq')) {
+            this.#positionFits = true;
+        }
+        else if (renamed) {
+            this.#positionFits = false;
+        }
+
+        if (!this.#connected || !renamed || this.#subscribedAs === this.getAttribute('signed-stream-name')) {
+            return;
+        }
+
+        this.#unsubscribe();
+        this.setConnected(false);
+        this.#subscribe();
     }
 
     /** Where the page stood on this stream when the server rendered it. */
     get position() {
+
+        if (!this.#positionFits) {
+            return null;
+        }
 
         const seq = Number(this.getAttribute('seq'));
         const epoch = this.getAttribute('epoch');

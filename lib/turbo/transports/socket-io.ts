@@ -5,7 +5,7 @@ import { Server, type Namespace, type ServerOptions, type Socket } from 'socket.
 import type { BroadcastRecord, Transport } from '../broadcaster.ts';
 import type { StreamLog, StreamPosition } from '../replay.ts';
 import { signedNameOf, type Authorizer } from '../subscriptions.ts';
-import { verifyStreamName } from '../signing.ts';
+import { verifyStreamName, type StreamSecret } from '../signing.ts';
 
 export const NAMESPACE = '/turbo';
 
@@ -24,7 +24,7 @@ export interface SocketLimits {
 export interface SocketIoTransportOptions {
     listener: HttpServer;
     path: string;
-    secrets: readonly string[];
+    secrets: readonly StreamSecret[];
     authorize: Authorizer;
     /** Finds the user of a connecting socket from its handshake (cookies, authorization header). */
     identify: (headers: Record<string, string | string[] | undefined>) => Promise<unknown>;
