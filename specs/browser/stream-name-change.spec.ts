@@ -1,5 +1,6 @@
-import { expect, test as base, waitForStreamsConnected } from '../../lib/turbo/playwright.ts';
-import { TurboStream } from '../../lib/turbo/index.ts';
+import { createTest, expect, waitForStreamsConnected } from 'hapi-turbo/playwright';
+import { TurboStream } from 'hapi-turbo';
+
 import { createFixture, type Fixture } from '../support/fixture.ts';
 
 // A live <turbo-socket-stream-source> whose signed-stream-name changes, as turbo-rails' element
@@ -7,9 +8,8 @@ import { createFixture, type Fixture } from '../support/fixture.ts';
 // The element must move to the new stream, from the position printed with it or from now, stop
 // hearing the old one, and never refresh the page for it.
 
-const test = base.extend<object, { app: Fixture & { shown: { id: number } } }>({
-    // eslint-disable-next-line no-empty-pattern -- Playwright reads a fixture's dependencies from this pattern
-    app: [async ({}, use) => {
+const test = createTest({
+    app: async () => {
 
         const app = Object.assign(await createFixture(), { shown: { id: 0 } });
         app.server.route({
@@ -18,10 +18,8 @@ const test = base.extend<object, { app: Fixture & { shown: { id: number } } }>({
             handler: async (request, h) => h.view('blog/switch', { topic: await app.Topic.findByPk(app.shown.id) })
         });
 
-        await app.start();
-        await use(app);
-        await app.close();
-    }, { scope: 'worker' }]
+        return app;
+    }
 });
 
 
