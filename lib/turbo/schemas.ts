@@ -51,7 +51,10 @@ export const pluginOptions = Joi.object({
         maxSubscriptions: Joi.number().integer().min(1).default(100),
         subscribeBurst: Joi.number().integer().min(1).default(50),
         subscribePerSecond: Joi.number().min(0.1).default(10),
-        maxBufferedBytes: Joi.number().integer().min(64 * 1024).default(4 * 1024 * 1024)
+        maxBufferedBytes: Joi.number().integer().min(64 * 1024).default(4 * 1024 * 1024),
+        // The memory bound of all sockets' output together (docs/guarantees.md)
+        maxTotalBufferedBytes: Joi.number().integer().min(1024 * 1024).default(128 * 1024 * 1024),
+        replayBytesPerSecond: Joi.number().integer().min(1024).default(1024 * 1024)
     }).default()
 }).oxor('streams', 'streamsPath');
 

@@ -168,6 +168,28 @@ interface SignedNames {
 }
 
 
+// Characters of one UTF-16 unit that are 2 or 3 bytes in UTF-8, and lone surrogates (3 bytes once
+// replaced): a signature of 64 of them has the right length in characters and the wrong one in bytes
+const WIDE = ['é', 'ü', '€', '中', '\u00a0', '\u2028', '\ud800', '\udbff', '\udc00', '\udfff'];
+
+
+/** 64 characters, at least one of them not ASCII: sometimes a valid signature with a few swapped. */
+const wideSignature = function (rng: Rng, signature: string): string {
+
+    const chars = rng() < 0.5 ? [...signature] : [...randomString(rng, 64, '0123456789abcdef')];
+    const swaps = pick(rng, [1, 2, int(rng, 3, 64)]);
+    for (let i = 0; i < swaps; ++i) {
+        chars[int(rng, 0, 63)] = pick(rng, WIDE);
+    }
+
+    if (chars.every((char) => char.charCodeAt(0) < 0x80)) {
+        chars[0] = 'é';
+    }
+
+    return chars.join('');
+};
+
+
 const malformed = (kind: string, value: unknown): NameCase => ({ kind, value, subscribe: 'bad-request', unsubscribe: 'bad-request' });
 const unsigned = (kind: string, value: unknown): NameCase => ({ kind, value, subscribe: 'invalid-signature', unsubscribe: 'invalid-signature' });
 
@@ -176,7 +198,8 @@ const fuzzName = function (rng: Rng, names: SignedNames): NameCase {
 
     const valid = pick(rng, names.valid);
     const signature = valid.slice(valid.lastIndexOf('--') + 2);
-    switch (int(rng, 0, 14)) {
+    const payload = valid.slice(0, valid.lastIndexOf('--'));
+    switch (int(rng, 0, 17)) {
         case 0: return malformed('name missing', MISSING);
         case 1: return malformed('name of a wrong type', pick(rng, [42, -1, 1e308, null, true, [], [valid], {}, { signedStreamName: valid }, Buffer.from(valid)]));
         case 2: return malformed('empty name', '');
@@ -191,6 +214,9 @@ const fuzzName = function (rng: Rng, names: SignedNames): NameCase {
         case 11: return unsigned('junk around a valid name', pick(rng, [` ${valid}`, `${valid} `, `${valid}--${signature}`, valid.replace('--', '-'), `${valid}\u0000`]));
         case 12:
         case 13: return { kind: 'valid', value: valid, subscribe: 'ok', unsubscribe: 'ok' };
+        case 15: return unsigned('64 characters, more bytes', `${pick(rng, [payload, 'YQ==', randomString(rng, int(rng, 1, 64), ALPHABETS[2])])}--${wideSignature(rng, signature)}`);
+        case 16: return unsigned('multi-byte payload', `${pick(rng, [payload.slice(0, -1) + pick(rng, WIDE), randomString(rng, int(rng, 1, 64), pick(rng, ALPHABETS.slice(5))), payload + pick(rng, WIDE)])}--${signature}`);
+        case 17: return unsigned('surrogates around a valid name', pick(rng, [`\ud800${valid}`, `${valid}\udfff`, valid.replace('--', '-\ud83d-'), `${valid.slice(0, -1)}\ud83d\ude00`.slice(0, valid.length)]));
         default: return { kind: 'forbidden', value: pick(rng, names.forbidden), subscribe: 'forbidden', unsubscribe: 'ok' };
     }
 };
@@ -586,13 +612,25 @@ describe('hostile socket.io clients', () => {
             const port = Number(fixture.server.info.port);
             await fixture.client({ headers: { origin: `http://127.0.0.1:${port}` } });
             await fixture.client();
-            for (const origin of ['http://evil.example', `http://127.0.0.1:${port + 1}`, `http://127.0.0.1.evil.example:${port}`, 'null', 'not a url']) {
+            // An origin is scheme, host and port: the same host over https is another site
+            for (const origin of ['http://evil.example', `http://127.0.0.1:${port + 1}`, `http://127.0.0.1.evil.example:${port}`, `https://127.0.0.1:${port}`, `ws://127.0.0.1:${port}`, `https://localhost:${port}`, 'null', 'not a url']) {
                 await assert.rejects(fixture.client({ headers: { origin } }), /websocket error/, origin);
             }
 
             assert.equal(await pollingHandshake(fixture, 'http://evil.example'), 403);
+            assert.equal(await pollingHandshake(fixture, `https://127.0.0.1:${port}`), 403);
+            assert.equal(await pollingHandshake(fixture, `http://127.0.0.1:${port}`), 200);
             assert.equal(await pollingHandshake(fixture), 200);
             assert.equal(fixture.server.turbo.io!.of('/turbo').sockets.size, 2);
+        });
+
+        it('behind a proxy that terminates TLS, takes the scheme from X-Forwarded-Proto', async () => {
+
+            const fixture = await open();
+            const port = Number(fixture.server.info.port);
+            await fixture.client({ headers: { origin: `https://127.0.0.1:${port}`, 'x-forwarded-proto': 'https' } });
+            await assert.rejects(fixture.client({ headers: { origin: `http://127.0.0.1:${port}`, 'x-forwarded-proto': 'https' } }), /websocket error/);
+            await assert.rejects(fixture.client({ headers: { origin: 'https://evil.example', 'x-forwarded-proto': 'https' } }), /websocket error/);
         });
 
         it('with a list of origins, accepts exactly those', async () => {
@@ -607,6 +645,91 @@ describe('hostile socket.io clients', () => {
 
             assert.equal(await pollingHandshake(fixture, 'http://evil.example'), 403);
             assert.equal(await pollingHandshake(fixture, 'http://allowed.example'), 200);
+        });
+    });
+
+    describe('exceptions never leave a handler', () => {
+
+        /** Log entries tagged hapi-turbo and `tag`. */
+        const logged = function (fixture: Fixture, tag: string) {
+
+            const entries: { tags: string[]; data: { message?: string; event?: string } }[] = [];
+            fixture.server.events.on('log', (event, tags) => {
+
+                if (tags['hapi-turbo'] && tags[tag]) {
+                    entries.push({ tags: event.tags, data: event.data as { message?: string } });
+                }
+            });
+            return entries;
+        };
+
+        it('answers a signature of 64 characters that is not 64 bytes with invalid-signature, on both events and both transports', async () => {
+
+            const fixture = await open();
+            const errors = logged(fixture, 'error');
+            const valid = signStreamName('wide', SECRET);
+            const payload = valid.slice(0, valid.indexOf('--'));
+            const forgeries = [
+                `YQ==--${'é'.repeat(64)}`,                                  // The attack as found
+                `${payload}--${'€'.repeat(64)}`,
+                `${payload}--${'😀'.repeat(32)}`,                          // 64 UTF-16 units, 128 bytes
+                `${payload}--${'\ud800'.repeat(64)}`,                      // Lone surrogates
+                `${payload}--${valid.slice(-64, -1)}é`,                    // One character off, one byte more
+                `${payload}--${valid.slice(-64, -1)}\udfff`
+            ];
+
+            for (const transports of [['websocket'], ['polling']] as const) {
+                const socket = await fixture.client({ transports: [...transports] });
+                assert.equal(socket.io.engine.transport.name, transports[0]);
+                for (const forged of forgeries) {
+                    for (const event of ['subscribe', 'unsubscribe']) {
+                        socket.emit(event, { signedStreamName: forged });                        // Without an ack too
+                        assert.deepEqual(await socket.timeout(5000).emitWithAck(event, { signedStreamName: forged }), { ok: false, error: 'invalid-signature' }, `${transports[0]} ${event} ${JSON.stringify(forged)}`);
+                    }
+                }
+
+                assert.equal(socket.connected, true);
+                assert.deepEqual(await fixture.subscribe(socket, valid), { ok: true, stream: 'wide' });
+            }
+
+            assert.deepEqual(errors, []);
+            assert.equal((await fixture.server.inject('/_turbo/hapi-turbo.js')).statusCode, 200);
+        });
+
+        it('answers server-error, logs it with hapi-turbo and error, and keeps the socket, when a handler fails', async () => {
+
+            const fixture = await open();
+            const errors = logged(fixture, 'error');
+            const socket = await fixture.client();
+            const bystander = await fixture.client();
+            const signed = signStreamName('fragile', SECRET);
+
+            // The room adapter fails (as a shared one can while its store is away): synchronously on
+            // join, asynchronously on leave
+            const adapter = fixture.server.turbo.io!.of('/turbo').adapter;
+            const { addAll, del } = adapter;
+            adapter.addAll = () => {
+
+                throw new Error('adapter down (join)');
+            };
+            socket.emit('subscribe', { signedStreamName: signed });                           // No ack to answer: logged only
+            assert.deepEqual(await socket.timeout(5000).emitWithAck('subscribe', { signedStreamName: signed }), { ok: false, error: 'server-error' });
+            adapter.addAll = addAll;
+            assert.deepEqual(await fixture.subscribe(socket, signed), { ok: true, stream: 'fragile' });
+
+            adapter.del = () => Promise.reject(new Error('adapter down (leave)'));
+            assert.deepEqual(await socket.timeout(5000).emitWithAck('unsubscribe', { signedStreamName: signed }), { ok: false, error: 'server-error' });
+            adapter.del = del;
+            assert.deepEqual(await socket.timeout(5000).emitWithAck('unsubscribe', { signedStreamName: signed }), { ok: true, stream: 'fragile' });
+
+            await eventually(() => assert.equal(errors.length, 3));
+            assert.deepEqual(errors.map((entry) => [entry.data.event, entry.data.message]), [
+                ['subscribe', 'adapter down (join)'],
+                ['subscribe', 'adapter down (join)'],
+                ['unsubscribe', 'adapter down (leave)']
+            ]);
+            assert.deepEqual([socket.connected, bystander.connected], [true, true]);
+            assert.deepEqual(await fixture.subscribe(bystander, signed), { ok: true, stream: 'fragile' });
         });
     });
 
