@@ -44,7 +44,9 @@ export const pluginOptions = Joi.object({
     // Refresh broadcasts (static broadcastsRefreshes): coalesced per stream and request id within `debounce` ms
     refresh: Joi.object({
         debounce: Joi.number().integer().min(0).max(60_000).default(REFRESH_DEFAULTS.debounce),
-        mode: Joi.string().valid('debounce', 'throttle').default(REFRESH_DEFAULTS.mode)
+        mode: Joi.string().valid('debounce', 'throttle').default(REFRESH_DEFAULTS.mode),
+        // Debounce under constant writes: a refresh still leaves at most `maxWait` ms after the first write
+        maxWait: Joi.number().integer().min(0).max(600_000).default(REFRESH_DEFAULTS.maxWait)
     }).default(),
     limits: Joi.object({
         maxFrameBytes: Joi.number().integer().min(1024).max(1e7).default(16 * 1024),

@@ -150,9 +150,9 @@ describe('Components page', () => {
             assert.equal((await click(alice)).statusCode, 200);
         });
 
-        assert.deepEqual(broadcasts.map(({ stream, action, target, html }) => [stream, action, target, /<strong>(\d+)<\/strong>/.exec(html)?.[1]]), [
-            [aliceCounter.name, 'update', aliceCounter.domId, '1'],
-            [aliceCounter.name, 'update', aliceCounter.domId, '2']
+        assert.deepEqual(broadcasts.map(({ stream, action, targets, html }) => [stream, action, targets, /<strong>(\d+)<\/strong>/.exec(html)?.[1]]), [
+            [aliceCounter.name, 'update', `#${aliceCounter.domId}`, '1'],
+            [aliceCounter.name, 'update', `#${aliceCounter.domId}`, '2']
         ]);
         assert.equal(counterOf((await visit(alice.cookie)).page)![2], '2');
         assert.equal(counterOf((await visit(bob.cookie)).page)![2], '0');
