@@ -110,7 +110,7 @@ describe('Components page', () => {
 
         assert.equal(res.statusCode, 200);
         assert.deepEqual(parseTurboStreams(res.payload).map(({ action, target }) => [action, target]), [['replace', 'alert-form']]);
-        assert.deepEqual(broadcasts.map(({ stream, action, target }) => [stream, action, target]), [['chat:AlertComponent', 'update', wrapper]]);
+        assert.deepEqual(broadcasts.map(({ stream, action, targets }) => [stream, action, targets]), [['chat:AlertComponent', 'update', `#${wrapper}`]]);
         assert.equal(broadcasts[0]!.html.trim(), '<p class="alert box" role="status">Lunch &lt;now&gt;</p>');
         assert.ok((await visit()).page.includes('Lunch &lt;now&gt;'), 'a page opened later shows it');
     });

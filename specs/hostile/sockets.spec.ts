@@ -701,6 +701,7 @@ describe('hostile socket.io clients', () => {
 
             const fixture = await open();
             const errors = logged(fixture, 'error');
+            const refusals = logged(fixture, 'debug');
             const valid = signStreamName('wide', SECRET);
             const payload = valid.slice(0, valid.indexOf('--'));
             const forgeries = [
@@ -728,6 +729,12 @@ describe('hostile socket.io clients', () => {
 
             assert.deepEqual(errors, []);
             assert.equal((await fixture.server.inject('/_turbo/hapi-turbo.js')).statusCode, 200);
+
+            // Refusals are logged at debug level with their reason, and the stream when the signature holds
+            const socket = await fixture.client();
+            assert.deepEqual(await fixture.subscribe(socket, signStreamName('blog:NoticeStream', SECRET)), { ok: false, error: 'forbidden' });
+            await eventually(() => assert.equal(refusals.some((entry) => entry.data.message === 'subscription refused (forbidden): blog:NoticeStream'), true));
+            assert.equal(refusals.filter((entry) => entry.data.message === 'subscription refused (invalid-signature)').length, forgeries.length * 4, 'each subscribe, with and without an ack, on both transports');
         });
 
         it('answers server-error, logs it with hapi-turbo and error, and keeps the socket, when a handler fails', async () => {

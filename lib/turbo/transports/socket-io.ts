@@ -300,12 +300,11 @@ export class SocketIoTransport implements Transport {
 
         const answer = await this.#options.authorize(payload, state.user);
         if (!answer.ok) {
-            this.#log(['hapi-turbo', 'subscribe', 'debug'], { socket: socket.id, error: answer.error });
-        }
+            // Named only when the signature holds: anything else is the client's invention
+            const name = answer.error === 'forbidden' ? verifyStreamName(signedNameOf(payload), this.#options.secrets) : null;
+            this.#log(['hapi-turbo', 'subscribe', 'debug'], { message: `subscription refused (${answer.error})${name === null ? '' : `: ${name}`}`, socket: socket.id, error: answer.error, ...(name === null ? {} : { stream: name }) });
 
-        if (!answer.ok && answer.error === 'forbidden') {
             // Access is checked on every subscribe: refused now means out, even if it was let in before
-            const name = verifyStreamName(signedNameOf(payload), this.#options.secrets);
             if (name !== null && state.streams.delete(name)) {
                 await socket.leave(name);
             }
@@ -351,7 +350,7 @@ export class SocketIoTransport implements Transport {
 
         if ('records' in resume && resume.records.length && !this.#replayFits(socket, resume.records)) {
             ++this.replaysRefused;
-            this.#log(['hapi-turbo', 'replay', 'debug'], { socket: socket.id, stream, messages: resume.records.length });
+            this.#log(['hapi-turbo', 'replay', 'debug'], { message: `replay of ${resume.records.length} messages over budget, answered gap: ${stream}`, socket: socket.id, stream, messages: resume.records.length });
             resume = { gap: true };                                         // The page refreshes instead
         }
 
