@@ -199,6 +199,16 @@ export class SocketIoTransport implements Transport {
         });
 
         this.namespace.on('connection', (socket) => this.#connected(socket));
+        // Once per connection (a client may join the namespace many times over one): what it had
+        // waiting leaves the total with it
+        this.io.engine.on('connection', (conn: EngineSocket) => {
+
+            conn.once('close', () => {
+
+                this.#queuedTotal = Math.max(0, this.#queuedTotal - (conn.hapiTurboQueued ?? 0));
+                conn.hapiTurboQueued = 0;
+            });
+        });
         this.start();
     }
 
@@ -211,12 +221,6 @@ export class SocketIoTransport implements Transport {
 
         this.#handle(socket, 'subscribe', (payload, ack) => this.#subscribe(socket, payload, ack));
         this.#handle(socket, 'unsubscribe', (payload, ack) => this.#unsubscribe(socket, payload, ack));
-        const conn = socket.conn as unknown as EngineSocket;
-        conn.once('close', () => {
-
-            this.#queuedTotal = Math.max(0, this.#queuedTotal - (conn.hapiTurboQueued ?? 0));
-            conn.hapiTurboQueued = 0;
-        });
     }
 
     // The one safety net around client frames: whatever a frame makes a handler throw or reject with
