@@ -64,11 +64,18 @@ export class BroadcastComponent extends Stream {
         return {};
     }
 
-    /** Renders the template once with `context()` and `context`, and updates the wrapper in every page subscribed. */
+    /** The CSS selector of its wrappers: a page may show a component more than once, each wrapper with the same id. */
+    get selector(): string {
+
+        return `#${this.domId}`;
+    }
+
+    /** Renders the template once with `context()` and `context`, and updates every wrapper in every page subscribed. */
     async render(context: ComponentContext = {}, options: BroadcastOptions = {}): Promise<void> {
 
         const state = { ...await this.context(), ...context };
-        await this.update(this.template, state, { id: this.domId }, options);
+        // `targets`, not `target`: Turbo finds a target by getElementById, which returns only the first
+        await this.update(this.template, state, { selector: this.selector }, options);
     }
 }
 

@@ -129,17 +129,18 @@ export const liveTurbos = new Set<TurboApi>();
 
 const STATIC = fileURLToPath(new URL('../../static/turbo/', import.meta.url));
 
-const assetFiles = function (): Record<string, string> {
+// A Map: names come from the URL, and a plain object would also answer to __proto__, constructor…
+const assetFiles = function (): Map<string, string> {
 
     const turbo = join(dirname(require.resolve('@hotwired/turbo/package.json')), 'dist');
     const socketIo = join(dirname(require.resolve('socket.io-client/package.json')), 'dist');
-    return {
-        'hapi-turbo.js': join(STATIC, 'hapi-turbo.js'),
-        'stream-client.js': join(STATIC, 'stream-client.js'),
-        'turbo.es2017-esm.js': join(turbo, 'turbo.es2017-esm.js'),
-        'socket.io.esm.min.js': join(socketIo, 'socket.io.esm.min.js'),
-        'socket.io.esm.min.js.map': join(socketIo, 'socket.io.esm.min.js.map')
-    };
+    return new Map([
+        ['hapi-turbo.js', join(STATIC, 'hapi-turbo.js')],
+        ['stream-client.js', join(STATIC, 'stream-client.js')],
+        ['turbo.es2017-esm.js', join(turbo, 'turbo.es2017-esm.js')],
+        ['socket.io.esm.min.js', join(socketIo, 'socket.io.esm.min.js')],
+        ['socket.io.esm.min.js.map', join(socketIo, 'socket.io.esm.min.js.map')]
+    ]);
 };
 
 
@@ -369,7 +370,7 @@ const register = async function (server: Server, rawOptions: HapiTurboOptions): 
         options: { auth: false },
         handler: (request, h) => {
 
-            const file = files[request.params.file as string];
+            const file = files.get(request.params.file as string);
             if (!file) {
                 throw Boom.notFound();
             }

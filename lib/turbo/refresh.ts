@@ -14,9 +14,14 @@ export interface RefreshOptions {
     debounce: number;
     /** `'debounce'` (default): trailing edge, the last write wins; `'throttle'`: leading edge, repeats in the window are dropped. */
     mode: 'debounce' | 'throttle';
+    /**
+     * Debounce: the longest a refresh waits after the first write it covers, however the writes keep
+     * coming (without it, a stream written more often than `debounce` would never refresh).
+     */
+    maxWait: number;
 }
 
-export const REFRESH_DEFAULTS: Readonly<RefreshOptions> = Object.freeze({ debounce: 500, mode: 'debounce' });
+export const REFRESH_DEFAULTS: Readonly<RefreshOptions> = Object.freeze({ debounce: 500, mode: 'debounce', maxWait: 5000 });
 
 /**
  * `static broadcastsRefreshes` of a ModelStream: `true` refreshes the row's stream on every save and
@@ -31,6 +36,8 @@ interface Pending {
     stream: string;
     requestId: string | null;
     timer: NodeJS.Timeout;
+    /** When the first write it covers asked for it. */
+    since: number;
 }
 
 const noop = () => undefined;
@@ -71,12 +78,17 @@ export class RefreshScheduler {
 
             const timer = setTimeout(() => this.#pending.delete(key), this.options.debounce);
             timer.unref();                                      // Nothing is left to send when it fires
-            this.#pending.set(key, { stream, requestId, timer });
+            this.#pending.set(key, { stream, requestId, timer, since: Date.now() });
             return this.#fire(stream, requestId);
         }
 
         if (pending) {
-            pending.timer.refresh();                            // Trailing edge: the window starts again
+            // Trailing edge: the window starts again, unless that would take it past maxWait; then
+            // the timer keeps its time, which the previous call set no later than maxWait
+            if (Date.now() + this.options.debounce <= pending.since + Math.max(this.options.maxWait, this.options.debounce)) {
+                pending.timer.refresh();
+            }
+
             return Promise.resolve();
         }
 
@@ -86,7 +98,7 @@ export class RefreshScheduler {
             this.#pending.delete(key);
             void this.#fire(stream, requestId);
         }, this.options.debounce);
-        this.#pending.set(key, { stream, requestId, timer });
+        this.#pending.set(key, { stream, requestId, timer, since: Date.now() });
         return Promise.resolve();
     }
 

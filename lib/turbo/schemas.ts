@@ -54,14 +54,19 @@ export const pluginOptions = Joi.object({
     // Refresh broadcasts (static broadcastsRefreshes): coalesced per stream and request id within `debounce` ms
     refresh: Joi.object({
         debounce: Joi.number().integer().min(0).max(60_000).default(REFRESH_DEFAULTS.debounce),
-        mode: Joi.string().valid('debounce', 'throttle').default(REFRESH_DEFAULTS.mode)
+        mode: Joi.string().valid('debounce', 'throttle').default(REFRESH_DEFAULTS.mode),
+        // Debounce under constant writes: a refresh still leaves at most `maxWait` ms after the first write
+        maxWait: Joi.number().integer().min(0).max(600_000).default(REFRESH_DEFAULTS.maxWait)
     }).default(),
     limits: Joi.object({
         maxFrameBytes: Joi.number().integer().min(1024).max(1e7).default(16 * 1024),
         maxSubscriptions: Joi.number().integer().min(1).default(100),
         subscribeBurst: Joi.number().integer().min(1).default(50),
         subscribePerSecond: Joi.number().min(0.1).default(10),
-        maxBufferedBytes: Joi.number().integer().min(64 * 1024).default(4 * 1024 * 1024)
+        maxBufferedBytes: Joi.number().integer().min(64 * 1024).default(4 * 1024 * 1024),
+        // The memory bound of all sockets' output together (docs/guarantees.md)
+        maxTotalBufferedBytes: Joi.number().integer().min(1024 * 1024).default(128 * 1024 * 1024),
+        replayBytesPerSecond: Joi.number().integer().min(1024).default(1024 * 1024)
     }).default()
 }).oxor('streams', 'streamsPath');
 

@@ -11,8 +11,10 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 export type StreamSecret = string | Buffer;
 
 const SEPARATOR = '--';
-const DIGEST_HEX_LENGTH = 64;
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+// Lower-case hex, as digest('hex') writes it. Checked before comparing: timingSafeEqual throws on
+// buffers of different byte lengths, and 64 characters outside ASCII are more than 64 bytes.
+const SIGNATURE = /^[0-9a-f]{64}$/;
 
 
 const digest = function (secret: StreamSecret, payload: string): string {
@@ -45,15 +47,16 @@ export const verifyStreamName = function (signed: unknown, secrets: StreamSecret
 
     const payload = signed.slice(0, at);
     const signature = signed.slice(at + SEPARATOR.length);
-    if (signature.length !== DIGEST_HEX_LENGTH || !BASE64.test(payload)) {
+    if (!SIGNATURE.test(signature) || !BASE64.test(payload)) {
         return null;
     }
 
-    const given = Buffer.from(signature, 'utf8');
+    const given = Buffer.from(signature, 'latin1');
     let valid = false;
     for (const secret of typeof secrets === 'string' || Buffer.isBuffer(secrets) ? [secrets] : secrets) {
         // Every secret is compared, valid or not, so timing does not tell which key matched
-        valid = timingSafeEqual(given, Buffer.from(digest(secret, payload), 'utf8')) || valid;
+        const expected = Buffer.from(digest(secret, payload), 'latin1');
+        valid = (given.length === expected.length && timingSafeEqual(given, expected)) || valid;
     }
 
     if (!valid) {

@@ -74,3 +74,51 @@ test('"+1" counts in every window of that visitor and in no one else\'s; another
     await expect(b.locator(`#${wrapper}`).last()).toHaveText('untouched');
     expect(await b.locator(`[id="${wrapper}"]`).count()).toBe(1);
 });
+
+
+test('a first-time visitor who arrives through the room list\'s link gets a live counter, without a reload', async ({ windows: { a } }) => {
+
+    const refusals: string[] = [];
+    a.on('console', (message) => {
+
+        if (message.text().includes('subscription refused')) {
+            refusals.push(message.text());
+        }
+    });
+
+    // The room list opens the socket before the visitor has a cookie; Turbo Drive keeps it
+    await a.goto('/');
+    await waitForStreamsConnected(a);
+    expect((await a.context().cookies()).map((cookie) => cookie.name)).not.toContain('visitor');
+    await a.evaluate(() => Object.assign(window, { sameDocument: true }));
+
+    await a.getByRole('link', { name: 'Components demo' }).click();
+    await expect(a).toHaveURL(/\/components$/);
+    expect((await a.context().cookies()).map((cookie) => cookie.name)).toContain('visitor');
+    await waitForStreamsConnected(a);
+    await expect(counter(a)).toHaveText('0');
+
+    await a.getByRole('button', { name: '+1' }).click();
+    await expect(counter(a)).toHaveText('1');
+    await a.getByRole('button', { name: '+1' }).click();
+    await expect(counter(a)).toHaveText('2');
+    expect(await a.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument)).toBe(true);
+    expect(refusals).toEqual([]);
+});
+
+
+test('a component shown twice on a page updates both', async ({ windows: { a } }) => {
+
+    await openComponents(a);
+    await a.evaluate(() => {
+
+        // The same component printed again further down, as a page that shows it twice would
+        const wrapper = document.querySelector('.counter')!.closest('.turbo-component')!;
+        document.body.append(wrapper.cloneNode(true));
+    });
+    await expect(counter(a)).toHaveCount(2);
+    const before = Number(await counter(a).first().textContent());
+
+    await a.getByRole('button', { name: '+1' }).click();
+    await expect(counter(a)).toHaveText([String(before + 1), String(before + 1)]);
+});

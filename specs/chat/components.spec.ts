@@ -110,7 +110,7 @@ describe('Components page', () => {
 
         assert.equal(res.statusCode, 200);
         assert.deepEqual(parseTurboStreams(res.payload).map(({ action, target }) => [action, target]), [['replace', 'alert-form']]);
-        assert.deepEqual(broadcasts.map(({ stream, action, target }) => [stream, action, target]), [['chat:AlertComponent', 'update', wrapper]]);
+        assert.deepEqual(broadcasts.map(({ stream, action, targets }) => [stream, action, targets]), [['chat:AlertComponent', 'update', `#${wrapper}`]]);
         assert.equal(broadcasts[0]!.html.trim(), '<p class="alert box" role="status">Lunch &lt;now&gt;</p>');
         assert.ok((await visit()).page.includes('Lunch &lt;now&gt;'), 'a page opened later shows it');
     });
@@ -150,9 +150,9 @@ describe('Components page', () => {
             assert.equal((await click(alice)).statusCode, 200);
         });
 
-        assert.deepEqual(broadcasts.map(({ stream, action, target, html }) => [stream, action, target, /<strong>(\d+)<\/strong>/.exec(html)?.[1]]), [
-            [aliceCounter.name, 'update', aliceCounter.domId, '1'],
-            [aliceCounter.name, 'update', aliceCounter.domId, '2']
+        assert.deepEqual(broadcasts.map(({ stream, action, targets, html }) => [stream, action, targets, /<strong>(\d+)<\/strong>/.exec(html)?.[1]]), [
+            [aliceCounter.name, 'update', `#${aliceCounter.domId}`, '1'],
+            [aliceCounter.name, 'update', `#${aliceCounter.domId}`, '2']
         ]);
         assert.equal(counterOf((await visit(alice.cookie)).page)![2], '2');
         assert.equal(counterOf((await visit(bob.cookie)).page)![2], '0');

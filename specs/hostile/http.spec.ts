@@ -141,6 +141,19 @@ describe('hostile HTTP requests to the chat app', () => {
         });
     }
 
+    it('answers 404 under the assets path for every name that is not an asset, Object.prototype\'s included', async () => {
+
+        const names = [...Object.getOwnPropertyNames(Object.prototype), 'prototype', 'identity', 'hapi-turbo.js.map', '%5F%5Fproto%5F%5F', 'constructor%00'];
+        assert.equal(names.includes('__proto__') && names.includes('constructor') && names.includes('toString'), true);
+        for (const name of names) {
+            const res = await chat.server.inject(`/_turbo/${name}`);
+            assert.equal(res.statusCode, 404, `/_turbo/${name}: ${res.payload.slice(0, 200)}`);
+        }
+
+        assert.equal((await chat.server.inject('/_turbo/hapi-turbo.js')).statusCode, 200);
+        assert.equal((await chat.server.inject('/')).statusCode, 200);
+    });
+
     it('answers unknown and malformed ids with 404 and a message naming what was not found', async () => {
 
         for (const id of ['999', '0', '-1', '01', '1e3', 'abc', '9999999999999999', '1%00', '%F0%9F%98%80']) {

@@ -6,6 +6,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 
 import type { Socket } from 'socket.io-client';
+import WebSocket from 'ws';
 
 import { Stream, TurboStream } from '../../lib/turbo/index.ts';
 import { signStreamName } from '../../lib/turbo/signing.ts';
@@ -37,6 +38,39 @@ const memory = async function (): Promise<number> {
 
 
 const MB = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+
+
+/**
+ * A bare engine.io/socket.io client on /turbo over WebSocket, as an attacker would write one: it
+ * connects to the namespace, then `send` writes subscribe frames and `stopReading` pauses its TCP
+ * socket, so whatever the server sends it stays queued on the server's side.
+ */
+const rawClient = function (port: number): Promise<{ ws: WebSocket; send: (event: string, payload: object) => void; stopReading: () => void }> {
+
+    return new Promise((resolve, reject) => {
+
+        const ws = new WebSocket(`ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket`);
+        let ackId = 0;
+        ws.once('error', reject);
+        ws.on('message', (data) => {
+
+            const text = String(data);
+            if (text.startsWith('0{')) {
+                ws.send('40/turbo,');                                       // engine.io open: join the namespace
+            }
+            else if (text.startsWith('40/turbo,')) {
+                resolve({
+                    ws,
+                    send: (event, payload) => ws.send(`42/turbo,${++ackId}${JSON.stringify([event, payload])}`),
+                    stopReading: () => ws.pause()
+                });
+            }
+            else if (text === '2') {
+                ws.send('3');                                               // ping, pong
+            }
+        });
+    });
+};
 
 
 /** The first word of an ack: 'ok' or its error. */
@@ -168,6 +202,28 @@ interface SignedNames {
 }
 
 
+// Characters of one UTF-16 unit that are 2 or 3 bytes in UTF-8, and lone surrogates (3 bytes once
+// replaced): a signature of 64 of them has the right length in characters and the wrong one in bytes
+const WIDE = ['é', 'ü', '€', '中', '\u00a0', '\u2028', '\ud800', '\udbff', '\udc00', '\udfff'];
+
+
+/** 64 characters, at least one of them not ASCII: sometimes a valid signature with a few swapped. */
+const wideSignature = function (rng: Rng, signature: string): string {
+
+    const chars = rng() < 0.5 ? [...signature] : [...randomString(rng, 64, '0123456789abcdef')];
+    const swaps = pick(rng, [1, 2, int(rng, 3, 64)]);
+    for (let i = 0; i < swaps; ++i) {
+        chars[int(rng, 0, 63)] = pick(rng, WIDE);
+    }
+
+    if (chars.every((char) => char.charCodeAt(0) < 0x80)) {
+        chars[0] = 'é';
+    }
+
+    return chars.join('');
+};
+
+
 const malformed = (kind: string, value: unknown): NameCase => ({ kind, value, subscribe: 'bad-request', unsubscribe: 'bad-request' });
 const unsigned = (kind: string, value: unknown): NameCase => ({ kind, value, subscribe: 'invalid-signature', unsubscribe: 'invalid-signature' });
 
@@ -176,7 +232,8 @@ const fuzzName = function (rng: Rng, names: SignedNames): NameCase {
 
     const valid = pick(rng, names.valid);
     const signature = valid.slice(valid.lastIndexOf('--') + 2);
-    switch (int(rng, 0, 14)) {
+    const payload = valid.slice(0, valid.lastIndexOf('--'));
+    switch (int(rng, 0, 17)) {
         case 0: return malformed('name missing', MISSING);
         case 1: return malformed('name of a wrong type', pick(rng, [42, -1, 1e308, null, true, [], [valid], {}, { signedStreamName: valid }, Buffer.from(valid)]));
         case 2: return malformed('empty name', '');
@@ -191,6 +248,9 @@ const fuzzName = function (rng: Rng, names: SignedNames): NameCase {
         case 11: return unsigned('junk around a valid name', pick(rng, [` ${valid}`, `${valid} `, `${valid}--${signature}`, valid.replace('--', '-'), `${valid}\u0000`]));
         case 12:
         case 13: return { kind: 'valid', value: valid, subscribe: 'ok', unsubscribe: 'ok' };
+        case 15: return unsigned('64 characters, more bytes', `${pick(rng, [payload, 'YQ==', randomString(rng, int(rng, 1, 64), ALPHABETS[2])])}--${wideSignature(rng, signature)}`);
+        case 16: return unsigned('multi-byte payload', `${pick(rng, [payload.slice(0, -1) + pick(rng, WIDE), randomString(rng, int(rng, 1, 64), pick(rng, ALPHABETS.slice(5))), payload + pick(rng, WIDE)])}--${signature}`);
+        case 17: return unsigned('surrogates around a valid name', pick(rng, [`\ud800${valid}`, `${valid}\udfff`, valid.replace('--', '-\ud83d-'), `${valid.slice(0, -1)}\ud83d\ude00`.slice(0, valid.length)]));
         default: return { kind: 'forbidden', value: pick(rng, names.forbidden), subscribe: 'forbidden', unsubscribe: 'ok' };
     }
 };
@@ -586,13 +646,25 @@ describe('hostile socket.io clients', () => {
             const port = Number(fixture.server.info.port);
             await fixture.client({ headers: { origin: `http://127.0.0.1:${port}` } });
             await fixture.client();
-            for (const origin of ['http://evil.example', `http://127.0.0.1:${port + 1}`, `http://127.0.0.1.evil.example:${port}`, 'null', 'not a url']) {
+            // An origin is scheme, host and port: the same host over https is another site
+            for (const origin of ['http://evil.example', `http://127.0.0.1:${port + 1}`, `http://127.0.0.1.evil.example:${port}`, `https://127.0.0.1:${port}`, `ws://127.0.0.1:${port}`, `https://localhost:${port}`, 'null', 'not a url']) {
                 await assert.rejects(fixture.client({ headers: { origin } }), /websocket error/, origin);
             }
 
             assert.equal(await pollingHandshake(fixture, 'http://evil.example'), 403);
+            assert.equal(await pollingHandshake(fixture, `https://127.0.0.1:${port}`), 403);
+            assert.equal(await pollingHandshake(fixture, `http://127.0.0.1:${port}`), 200);
             assert.equal(await pollingHandshake(fixture), 200);
             assert.equal(fixture.server.turbo.io!.of('/turbo').sockets.size, 2);
+        });
+
+        it('behind a proxy that terminates TLS, takes the scheme from X-Forwarded-Proto', async () => {
+
+            const fixture = await open();
+            const port = Number(fixture.server.info.port);
+            await fixture.client({ headers: { origin: `https://127.0.0.1:${port}`, 'x-forwarded-proto': 'https' } });
+            await assert.rejects(fixture.client({ headers: { origin: `http://127.0.0.1:${port}`, 'x-forwarded-proto': 'https' } }), /websocket error/);
+            await assert.rejects(fixture.client({ headers: { origin: 'https://evil.example', 'x-forwarded-proto': 'https' } }), /websocket error/);
         });
 
         it('with a list of origins, accepts exactly those', async () => {
@@ -607,6 +679,98 @@ describe('hostile socket.io clients', () => {
 
             assert.equal(await pollingHandshake(fixture, 'http://evil.example'), 403);
             assert.equal(await pollingHandshake(fixture, 'http://allowed.example'), 200);
+        });
+    });
+
+    describe('exceptions never leave a handler', () => {
+
+        /** Log entries tagged hapi-turbo and `tag`. */
+        const logged = function (fixture: Fixture, tag: string) {
+
+            const entries: { tags: string[]; data: { message?: string; event?: string } }[] = [];
+            fixture.server.events.on('log', (event, tags) => {
+
+                if (tags['hapi-turbo'] && tags[tag]) {
+                    entries.push({ tags: event.tags, data: event.data as { message?: string } });
+                }
+            });
+            return entries;
+        };
+
+        it('answers a signature of 64 characters that is not 64 bytes with invalid-signature, on both events and both transports', async () => {
+
+            const fixture = await open();
+            const errors = logged(fixture, 'error');
+            const refusals = logged(fixture, 'debug');
+            const valid = signStreamName('wide', SECRET);
+            const payload = valid.slice(0, valid.indexOf('--'));
+            const forgeries = [
+                `YQ==--${'é'.repeat(64)}`,                                  // The attack as found
+                `${payload}--${'€'.repeat(64)}`,
+                `${payload}--${'😀'.repeat(32)}`,                          // 64 UTF-16 units, 128 bytes
+                `${payload}--${'\ud800'.repeat(64)}`,                      // Lone surrogates
+                `${payload}--${valid.slice(-64, -1)}é`,                    // One character off, one byte more
+                `${payload}--${valid.slice(-64, -1)}\udfff`
+            ];
+
+            for (const transports of [['websocket'], ['polling']] as const) {
+                const socket = await fixture.client({ transports: [...transports] });
+                assert.equal(socket.io.engine.transport.name, transports[0]);
+                for (const forged of forgeries) {
+                    for (const event of ['subscribe', 'unsubscribe']) {
+                        socket.emit(event, { signedStreamName: forged });                        // Without an ack too
+                        assert.deepEqual(await socket.timeout(5000).emitWithAck(event, { signedStreamName: forged }), { ok: false, error: 'invalid-signature' }, `${transports[0]} ${event} ${JSON.stringify(forged)}`);
+                    }
+                }
+
+                assert.equal(socket.connected, true);
+                assert.deepEqual(await fixture.subscribe(socket, valid), { ok: true, stream: 'wide' });
+            }
+
+            assert.deepEqual(errors, []);
+            assert.equal((await fixture.server.inject('/_turbo/hapi-turbo.js')).statusCode, 200);
+
+            // Refusals are logged at debug level with their reason, and the stream when the signature holds
+            const socket = await fixture.client();
+            assert.deepEqual(await fixture.subscribe(socket, signStreamName('blog:NoticeStream', SECRET)), { ok: false, error: 'forbidden' });
+            await eventually(() => assert.equal(refusals.some((entry) => entry.data.message === 'subscription refused (forbidden): blog:NoticeStream'), true));
+            assert.equal(refusals.filter((entry) => entry.data.message === 'subscription refused (invalid-signature)').length, forgeries.length * 4, 'each subscribe, with and without an ack, on both transports');
+        });
+
+        it('answers server-error, logs it with hapi-turbo and error, and keeps the socket, when a handler fails', async () => {
+
+            const fixture = await open();
+            const errors = logged(fixture, 'error');
+            const socket = await fixture.client();
+            const bystander = await fixture.client();
+            const signed = signStreamName('fragile', SECRET);
+
+            // The room adapter fails (as a shared one can while its store is away): synchronously on
+            // join, asynchronously on leave
+            const adapter = fixture.server.turbo.io!.of('/turbo').adapter;
+            const { addAll, del } = adapter;
+            adapter.addAll = () => {
+
+                throw new Error('adapter down (join)');
+            };
+            socket.emit('subscribe', { signedStreamName: signed });                           // No ack to answer: logged only
+            assert.deepEqual(await socket.timeout(5000).emitWithAck('subscribe', { signedStreamName: signed }), { ok: false, error: 'server-error' });
+            adapter.addAll = addAll;
+            assert.deepEqual(await fixture.subscribe(socket, signed), { ok: true, stream: 'fragile' });
+
+            adapter.del = () => Promise.reject(new Error('adapter down (leave)'));
+            assert.deepEqual(await socket.timeout(5000).emitWithAck('unsubscribe', { signedStreamName: signed }), { ok: false, error: 'server-error' });
+            adapter.del = del;
+            assert.deepEqual(await socket.timeout(5000).emitWithAck('unsubscribe', { signedStreamName: signed }), { ok: true, stream: 'fragile' });
+
+            await eventually(() => assert.equal(errors.length, 3));
+            assert.deepEqual(errors.map((entry) => [entry.data.event, entry.data.message]), [
+                ['subscribe', 'adapter down (join)'],
+                ['subscribe', 'adapter down (join)'],
+                ['unsubscribe', 'adapter down (leave)']
+            ]);
+            assert.deepEqual([socket.connected, bystander.connected], [true, true]);
+            assert.deepEqual(await fixture.subscribe(bystander, signed), { ok: true, stream: 'fragile' });
         });
     });
 
@@ -703,6 +867,166 @@ describe('hostile socket.io clients', () => {
             assert.equal(bystander.connected, true);
             assert.deepEqual(await fixture.subscribe(bystander, signStreamName('alive', SECRET)), { ok: true, stream: 'alive' });
         });
+    });
+
+    it('keeps memory bounded when 300 sockets that stopped reading ask for 50 replays of ~400 KB each, and a reading client still gets every message', async (t) => {
+
+        // The attack as found: 300 bare WebSockets each send 50 subscribes `since` seq 0 on a room of
+        // 200 messages of 255 quotes (each ~2 KB once escaped), then stop reading. Half of them here
+        // spread their 50 over ten such rooms, which also asks for more than one socket may queue.
+        // Default limits: the bound tested is the one documented.
+        const SOCKETS = 300;
+        const FRAMES = 50;
+        const ROOMS = 10;
+        const MESSAGES = 200;
+        const LIVE = 100;
+        const fixture = await open();
+        const port = Number(fixture.server.info.port);
+        const transport = fixture.server.turbo.transport as unknown as { slowDisconnects: number; replaysRefused: number };
+        const namespace = fixture.server.turbo.io!.of('/turbo');
+        const signed = Array.from({ length: ROOMS }, (_, i) => signStreamName(`flood/${i}`, SECRET));
+        const quotes = '"'.repeat(255);
+        for (let i = 1; i <= MESSAGES; ++i) {
+            for (let room = 0; room < ROOMS; ++room) {
+                await fixture.server.turbo.broadcast(`flood/${room}`, TurboStream.append({ id: 'messages' }, { html: `<div id="message-${i}" class="message"><p>${quotes.replaceAll('"', '&quot;')}</p><small>${'&quot;'.repeat(60)}</small></div>` }));
+            }
+        }
+
+        const { epoch } = fixture.server.turbo.position('flood/0');
+        const replayBytes = await new Promise<number>((resolve) => {
+
+            // What one full replay weighs on the wire, as a socket.io client receives it
+            void fixture.client().then(async (probe) => {
+
+                probe.on('turbo-stream', (html: string[]) => {
+
+                    resolve(Buffer.byteLength(JSON.stringify(html)));
+                    probe.disconnect();
+                });
+                await fixture.subscribe(probe, signed[0], { epoch, seq: 0 });
+            });
+        });
+
+        // The reading client: on the attacked room, from where it stands
+        const reader = await fixture.client();
+        const inbox = collect(reader);
+        assert.deepEqual(await fixture.subscribe(reader, signed[0], { epoch, seq: MESSAGES }), { ok: true, stream: 'flood/0' });
+
+        // Every frame the server takes in, per socket, to know when it has read them all
+        const received = new Map<string, number>();
+        namespace.on('connection', (socket) => {
+
+            received.set(socket.id, 0);
+            socket.onAny(() => received.set(socket.id, received.get(socket.id)! + 1));
+        });
+
+        const clients = [];
+        for (let i = 0; i < SOCKETS; i += 50) {
+            clients.push(...await Promise.all(Array.from({ length: 50 }, () => rawClient(port))));
+        }
+
+        await eventually(() => assert.equal(received.size, SOCKETS));
+        const serverSockets = [...received.keys()];
+
+        for (let i = 0; i < 3; ++i) {
+            gc();
+            await new Promise((resolve) => setImmediate(resolve));
+        }
+
+        const before = process.memoryUsage.rss();
+        let peak = before;
+        const sampler = setInterval(() => {
+
+            peak = Math.max(peak, process.memoryUsage.rss());
+        }, 5);
+
+        clients.forEach((client, index) => {
+
+            client.stopReading();
+            for (let frame = 0; frame < FRAMES; ++frame) {
+                const room = index % 2 ? frame % ROOMS : 0;
+                client.send('subscribe', { signedStreamName: signed[room], since: { epoch: fixture.server.turbo.position(`flood/${room}`).epoch, seq: 0 } });
+            }
+        });
+
+        // Live messages keep coming on the attacked room while the frames are read
+        for (let i = 1; i <= LIVE; ++i) {
+            await fixture.server.turbo.broadcast('flood/0', TurboStream.append({ id: 'messages' }, { html: `<div id="live-${i}">${quotes.replaceAll('"', '&quot;')}</div>` }));
+            await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+
+        // Every frame read, or its socket cut off; then the reader has everything and a round trip
+        // shows the server answers
+        await eventually(() => assert.equal(serverSockets.every((id) => received.get(id) === FRAMES || !namespace.sockets.has(id)), true), 60_000);
+        await eventually(() => assert.equal(inbox.length, LIVE), 30_000);
+        assert.deepEqual(await fixture.subscribe(reader, signed[1]), { ok: true, stream: 'flood/1' });
+        peak = Math.max(peak, process.memoryUsage.rss());
+        clearInterval(sampler);
+
+        const growth = peak - before;
+        const cut = serverSockets.filter((id) => !namespace.sockets.has(id)).length;
+        t.diagnostic(`${SOCKETS} sockets × ${FRAMES} subscribes since seq 0; one full replay ${MB(replayBytes)} (${MESSAGES} messages); asked for ${MB(SOCKETS * FRAMES * replayBytes)} in total`);
+        t.diagnostic(`replays refused (answered gap): ${transport.replaysRefused}; sockets cut off: ${transport.slowDisconnects} (${cut} of the ${SOCKETS})`);
+        t.diagnostic(`RSS ${MB(before)} before, ${MB(peak)} at peak: growth ${MB(growth)} (bound 512 MB); reader got ${inbox.length}/${LIVE} live messages`);
+
+        assert.equal(replayBytes > 380 * 1024 && replayBytes < 440 * 1024, true, `replay of ${replayBytes} bytes`);
+        assert.equal(growth < 512 * 1024 * 1024, true, `RSS grew by ${MB(growth)}`);
+        assert.equal(transport.replaysRefused > 0, true);
+        assert.equal(reader.connected, true);
+        assert.deepEqual(inbox.map((item) => item.seq), Array.from({ length: LIVE }, (_, i) => MESSAGES + i + 1));
+        assert.equal(inbox.every((item, i) => item.html.includes(`id="live-${i + 1}"`)), true);
+
+        clients.forEach((client) => client.ws.terminate());
+    });
+
+    it('past maxTotalBufferedBytes across all sockets, cuts off the slowest readers first', async (t) => {
+
+        // Each socket may queue 64 MiB: only the total of 2 MiB can cut anyone off here
+        const fixture = await open({ limits: { maxBufferedBytes: 64 * 1024 * 1024, maxTotalBufferedBytes: 2 * 1024 * 1024 } });
+        const cuts: { id: string; queued: number; total?: number }[] = [];
+        fixture.server.events.on('log', (event, tags) => {
+
+            if (tags['slow-client']) {
+                cuts.push(event.data as { id: string; queued: number; total?: number });
+            }
+        });
+
+        const signed = signStreamName('total', SECRET);
+        const [slowest, slow, reader] = [await fixture.client(), await fixture.client(), await fixture.client()];
+        for (const socket of [slowest, slow, reader]) {
+            assert.deepEqual(await fixture.subscribe(socket, signed), { ok: true, stream: 'total' });
+        }
+
+        const inbox = collect(reader);
+        const pause = (socket: Socket) => (socket.io.engine.transport as unknown as { ws: { _socket: { pause(): void } } }).ws._socket.pause();
+        const ids = [slowest, slow].map((socket) => socket.io.engine.id);
+        const html = 'x'.repeat(20_000);
+        let sent = 0;
+        const send = async function (count: number) {
+
+            for (let i = 0; i < count; ++i) {
+                await fixture.server.turbo.broadcast('total', TurboStream.update({ id: 'x' }, { html }));
+                ++sent;
+                if (sent % 50 === 0) {
+                    await eventually(() => assert.equal(inbox.length, sent));
+                }
+            }
+        };
+
+        // The slowest stops reading first, the other one 4 MB later: it always has less waiting
+        pause(slowest);
+        await send(200);
+        pause(slow);
+        for (let round = 0; round < 100 && cuts.length < 2; ++round) {
+            await send(50);
+        }
+
+        t.diagnostic(`${MB(sent * html.length)} broadcast; cut off in order: ${cuts.map((cut) => `${cut.id === ids[0] ? 'slowest' : cut.id === ids[1] ? 'slow' : 'reader'} with ${MB(cut.queued)} waiting of ${MB(cut.total ?? 0)}`).join(', ')}`);
+        assert.deepEqual(cuts.map((cut) => cut.id), ids);
+        assert.equal(cuts.every((cut) => cut.total! > 2 * 1024 * 1024 && cut.queued < 64 * 1024 * 1024), true);
+        assert.equal(reader.connected, true);
+        await eventually(() => assert.equal(inbox.length, sent));
+        assert.deepEqual(inbox.map((item) => item.seq), Array.from({ length: sent }, (_, i) => i + 1));
     });
 
     it('disconnects a client that stops reading, keeps memory bounded and still delivers everything, in order, to a reading client', async (t) => {

@@ -119,9 +119,9 @@ export const createFixture = async function (options: FixtureOptions = {}) {
             return fixture;
         },
         /** A real socket.io client on the /turbo namespace, connected. */
-        async client(extra: { headers?: Record<string, string>; path?: string } = {}): Promise<Socket> {
+        async client(extra: { headers?: Record<string, string>; path?: string; transports?: ('websocket' | 'polling')[] } = {}): Promise<Socket> {
 
-            const socket = connect(`http://127.0.0.1:${server.info.port}/turbo`, { transports: ['websocket'], reconnection: false, forceNew: true, extraHeaders: extra.headers, path: extra.path });
+            const socket = connect(`http://127.0.0.1:${server.info.port}/turbo`, { transports: extra.transports ?? ['websocket'], reconnection: false, forceNew: true, extraHeaders: extra.headers, path: extra.path });
             sockets.push(socket);
             await new Promise<void>((resolve, reject) => {
 

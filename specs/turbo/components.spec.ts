@@ -157,7 +157,7 @@ describe('components', () => {
         assert.equal(server.turbo.stats.templates - before.templates, 1);
         const [fragment, ...others] = parseTurboStreams(inboxes[0]![0]!.html);
         assert.equal(others.length, 0);
-        assert.deepEqual([fragment!.action, fragment!.target], ['update', new AlertComponent().domId]);
+        assert.deepEqual([fragment!.action, fragment!.targets], ['update', `#${new AlertComponent().domId}`]);
         assert.equal(fragment!.html.trim(), '<p class="alert danger">Fire &lt;drill&gt;</p>');
         assert.equal(inboxes[1]![0]!.html, inboxes[0]![0]!.html);
     });

@@ -199,7 +199,8 @@ describe('refresh broadcasts', () => {
         const attempt = (refresh: object) => applyOptions({ secret: SECRET, streams: {}, refresh });
         assert.throws(() => attempt({ mode: 'sometimes' }), /"refresh.mode" must be one of \[debounce, throttle\]/);
         assert.throws(() => attempt({ debounce: -1 }), /"refresh.debounce" must be greater than or equal to 0/);
-        assert.deepEqual(attempt({}).refresh, { debounce: 500, mode: 'debounce' });
+        assert.deepEqual(attempt({}).refresh, { debounce: 500, mode: 'debounce', maxWait: 5000 });
+        assert.throws(() => attempt({ maxWait: -1 }), /"refresh.maxWait" must be greater than or equal to 0/);
     });
 });
 
@@ -404,6 +405,30 @@ describe('RefreshScheduler', () => {
         await eventually(() => assert.equal(sent.length, 1));
         assert.deepEqual(sent, [['s', null]]);
         assert.equal(scheduler.pending, 0);
+    });
+
+    it('under writes that never pause, still sends a debounced refresh once maxWait has passed since the first', async () => {
+
+        const sent: string[] = [];
+        // Writes every 10 ms against a 200 ms window: without maxWait nothing would leave until they stop
+        const scheduler = new RefreshScheduler({ debounce: 200, maxWait: 600 }, async (stream) => {
+
+            sent.push(stream);
+        });
+
+        let writes = 0;
+        while (sent.length < 2 && writes < 3000) {
+            void scheduler.schedule('busy', null);
+            ++writes;
+            await sleep(10);
+        }
+
+        // Two refreshes went out while the writes went on; the next write waits for a third
+        assert.deepEqual(sent, ['busy', 'busy']);
+        void scheduler.schedule('busy', null);
+        assert.equal(scheduler.pending, 1);
+        await scheduler.flush();
+        assert.deepEqual(sent, ['busy', 'busy', 'busy']);
     });
 
     it('flush() sends what is pending even when a send fails, and waits for the sends', async () => {

@@ -60,6 +60,18 @@ describe('verifyStreamName()', () => {
         assert.equal(verifyStreamName(VECTOR.toUpperCase(), 's3crit'), null);
     });
 
+    it('returns null, without throwing, for a signature of the right length in characters but not in bytes', () => {
+
+        // 64 characters that are 128 (é), 192 (€) or 256 (😀 counts 2) bytes in UTF-8, lone surrogates, NUL
+        const [payload, signature] = VECTOR.split('--') as [string, string];
+        for (const forged of ['é'.repeat(64), '€'.repeat(64), '😀'.repeat(32), '\ud800'.repeat(64), '\udfff'.repeat(64), signature.slice(0, 63) + 'é', '\u0000'.repeat(64), signature.slice(0, 62) + '\u00e9\u0301']) {
+            assert.equal(forged.length >= 63, true);
+            assert.doesNotThrow(() => verifyStreamName(`${payload}--${forged}`, ['s3crit', 'other']));
+            assert.equal(verifyStreamName(`${payload}--${forged}`, 's3crit'), null, JSON.stringify(forged));
+            assert.equal(verifyStreamName(`YQ==--${forged}`, 's3crit'), null, JSON.stringify(forged));
+        }
+    });
+
     it('returns null for the wrong secret', () => {
 
         assert.equal(verifyStreamName(VECTOR, 'another secret'), null);

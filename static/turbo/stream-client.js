@@ -6,6 +6,12 @@
 // client subscribes again from its position so the server replays the rest. After a reconnect every
 // stream resumes from its position. When the server answers that the gap cannot be closed (buffer
 // overflowed, server restarted), the first member of the stream is told to refresh.
+//
+// The server knows a socket's user from its handshake. A page that got its credentials after the
+// socket opened (a first visit that set a cookie, a sign-in, both through Turbo Drive, which keeps
+// the socket) may print a stream this user may read that the socket's old identity may not: on
+// `forbidden` the client opens a new connection, whose handshake carries the current cookies, and
+// asks again; refused again, the subscription has failed.
 
 const ACK_TIMEOUT_MS = 10_000;
 
@@ -19,6 +25,7 @@ export class StreamClient {
     #socket = null;
     #bySigned = new Map();          // signed name -> entry
     #byStream = new Map();          // stream name -> entry, once acknowledged
+    #renewing = false;
 
     /**
      * @param connect creates the socket.io socket on the /turbo namespace, on first use
@@ -70,7 +77,7 @@ export class StreamClient {
 
         let entry = this.#bySigned.get(signed);
         if (!entry) {
-            entry = { members: new Set(), stream: null, position: null, subscribed: false, resyncing: false };
+            entry = { members: new Set(), stream: null, position: null, subscribed: false, resyncing: false, identityRenewed: false };
             this.#bySigned.set(signed, entry);
         }
 
@@ -125,6 +132,12 @@ export class StreamClient {
                     setTimeout(() => this.#bySigned.get(signed) === entry && this.socket.connected && this.#subscribe(signed, entry), this.reconnectDelay());
                 }
 
+                return;
+            }
+
+            if (answer?.error === 'forbidden' && !entry.identityRenewed) {
+                entry.identityRenewed = true;                       // Once: a stream refused twice stays refused
+                this.#renewIdentity();
                 return;
             }
 
@@ -195,6 +208,24 @@ export class StreamClient {
         // One member per stream hands the message on: the page applies it once however many
         // elements share the stream
         entry.members.values().next().value?.receive(fresh, { stream: meta.stream, epoch: meta.epoch, seq: meta.seq, from, parts });
+    }
+
+    // A new engine connection, so a new handshake with the browser's current cookies; every stream
+    // resubscribes from its position on connect, so nothing is missed meanwhile. Several refusals
+    // in one turn share one reconnection.
+    #renewIdentity() {
+
+        if (this.#renewing) {
+            return;
+        }
+
+        this.#renewing = true;
+        queueMicrotask(() => {
+
+            this.#renewing = false;
+            this.#socket.disconnect();                              // The last socket of its manager: closes the connection
+            this.#socket.connect();
+        });
     }
 
     #refresh(entry, reason) {

@@ -17,8 +17,15 @@ export interface SocketLimits {
     /** Subscribe and unsubscribe frames a socket may send in a burst, then per second. */
     subscribeBurst: number;
     subscribePerSecond: number;
-    /** Output a socket may have waiting (it stopped reading) before it is disconnected. */
+    /**
+     * Output a socket may have waiting (it stopped reading) before it is disconnected; also the most
+     * replay a socket is sent in one burst.
+     */
     maxBufferedBytes: number;
+    /** Output waiting across all sockets of the process; beyond it the slowest readers are cut off first. */
+    maxTotalBufferedBytes: number;
+    /** Replay a socket may pull per second once its burst (maxBufferedBytes) is spent; beyond it the answer is `gap`. */
+    replayBytesPerSecond: number;
 }
 
 export interface SocketIoTransportOptions {
@@ -44,10 +51,15 @@ interface SocketState {
     streams: Set<string>;
     tokens: number;
     refilledAt: number;
+    /** Bytes of replay this socket may still be sent: a bucket of maxBufferedBytes, refilled at replayBytesPerSecond. */
+    replayBytes: number;
+    replayRefilledAt: number;
 }
 
 const SWEEP_MS = 200;
 const MAX_EPOCH_LENGTH = 64;
+// What a frame costs beyond its markup (JSON quoting, the stream's meta), counted per message
+const FRAME_OVERHEAD = 16;
 
 
 // socket.io passes the ack callback as the last argument, if the client asked for one
@@ -92,9 +104,28 @@ export const frameOf = function (records: readonly BroadcastRecord[], socketId?:
 
 
 /**
+ * The origin the request was made to: its Host header, and https when the connection is TLS or the
+ * proxy in front says it was (X-Forwarded-Proto: a page cannot set that header on a handshake).
+ */
+const ownOrigin = function (request: IncomingMessage): string | null {
+
+    const forwarded = request.headers['x-forwarded-proto'];
+    const proto = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim().toLowerCase();
+    const scheme = proto === 'https' || proto === 'http' ? proto : (request.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
+    try {
+        return new URL(`${scheme}://${request.headers.host}`).origin;
+    }
+    catch {
+        return null;
+    }
+};
+
+
+/**
  * Browsers always send Origin on WebSocket handshakes, and CORS settings do not stop a page on
  * another site from opening one with the user's cookies (cross-site WebSocket hijacking). Requests
- * without an Origin come from non-browser clients, which can forge any header anyway.
+ * without an Origin come from non-browser clients, which can forge any header anyway. An origin is
+ * scheme, host and port: https://example.com is not http://example.com.
  */
 export const originAllowed = function (request: IncomingMessage, origins: SocketIoTransportOptions['origins']): boolean {
 
@@ -108,7 +139,8 @@ export const originAllowed = function (request: IncomingMessage, origins: Socket
     }
 
     try {
-        return new URL(origin).host === request.headers.host;
+        const own = ownOrigin(request);
+        return own !== null && new URL(origin).origin === own;
     }
     catch {
         return false;
@@ -126,11 +158,15 @@ export class SocketIoTransport implements Transport {
     readonly kind = 'socket.io';
     readonly io: Server;
     readonly namespace: Namespace;
-    /** Sockets disconnected because their output backed up. */
+    /** Sockets disconnected because their output backed up (their own, or all sockets' together). */
     slowDisconnects = 0;
+    /** Replays not sent because they did not fit a socket's budget or the total: answered `gap`. */
+    replaysRefused = 0;
 
     readonly #options: SocketIoTransportOptions;
     #sweeper: NodeJS.Timeout | undefined;
+    // Output waiting in this process across all sockets, as of the last sweep plus what was queued since
+    #queuedTotal = 0;
 
     constructor(options: SocketIoTransportOptions) {
 
@@ -149,7 +185,8 @@ export class SocketIoTransport implements Transport {
         this.namespace = this.io.of(NAMESPACE);
         this.namespace.use(async (socket, next) => {
 
-            const state: SocketState = { user: null, streams: new Set(), tokens: options.limits.subscribeBurst, refilledAt: Date.now() };
+            const now = Date.now();
+            const state: SocketState = { user: null, streams: new Set(), tokens: options.limits.subscribeBurst, refilledAt: now, replayBytes: options.limits.maxBufferedBytes, replayRefilledAt: now };
             socket.data = state;
             try {
                 state.user = await options.identify(socket.handshake.headers);
@@ -162,6 +199,16 @@ export class SocketIoTransport implements Transport {
         });
 
         this.namespace.on('connection', (socket) => this.#connected(socket));
+        // Once per connection (a client may join the namespace many times over one): what it had
+        // waiting leaves the total with it
+        this.io.engine.on('connection', (conn: EngineSocket) => {
+
+            conn.once('close', () => {
+
+                this.#queuedTotal = Math.max(0, this.#queuedTotal - (conn.hapiTurboQueued ?? 0));
+                conn.hapiTurboQueued = 0;
+            });
+        });
         this.start();
     }
 
@@ -172,8 +219,58 @@ export class SocketIoTransport implements Transport {
 
     #connected(socket: Socket): void {
 
-        socket.on('subscribe', (...args: unknown[]) => void this.#subscribe(socket, ...splitAck(args)));
-        socket.on('unsubscribe', (...args: unknown[]) => this.#unsubscribe(socket, ...splitAck(args)));
+        this.#handle(socket, 'subscribe', (payload, ack) => this.#subscribe(socket, payload, ack));
+        this.#handle(socket, 'unsubscribe', (payload, ack) => this.#unsubscribe(socket, payload, ack));
+    }
+
+    // The one safety net around client frames: whatever a frame makes a handler throw or reject with
+    // is logged and answered; the socket and the process stay up. A frame is answered at most once.
+    #handle(socket: Socket, event: string, handler: (payload: unknown, ack: Ack | undefined) => void | Promise<void>): void {
+
+        socket.on(event, (...args: unknown[]) => {
+
+            const [payload, given] = splitAck(args);
+            let answered = false;
+            const ack = given && ((answer: object) => {
+
+                if (!answered) {
+                    answered = true;
+                    given(answer);
+                }
+            });
+
+            const fail = (error: unknown) => {
+
+                this.#log(['hapi-turbo', 'error'], { event, socket: socket.id, message: (error as Error | null)?.message ?? String(error), error });
+                try {
+                    ack?.({ ok: false, error: 'server-error' });
+                }
+                catch {
+                    // Nothing more can be said to this socket
+                }
+            };
+
+            try {
+                const result = handler(payload, ack);
+                if (result instanceof Promise) {
+                    result.catch(fail);
+                }
+            }
+            catch (error) {
+                fail(error);
+            }
+        });
+    }
+
+    // Logging must not be what throws out of a safety net
+    #log(tags: string[], data: object): void {
+
+        try {
+            this.#options.log(tags, data);
+        }
+        catch {
+            // The server's log listeners failed: nowhere left to report it
+        }
     }
 
     // A token bucket per socket: a burst, then a steady rate
@@ -206,11 +303,14 @@ export class SocketIoTransport implements Transport {
         }
 
         const answer = await this.#options.authorize(payload, state.user);
-        if (!answer.ok && answer.error === 'forbidden') {
+        if (!answer.ok) {
+            // Named only when the signature holds: anything else is the client's invention
+            const name = answer.error === 'forbidden' ? verifyStreamName(signedNameOf(payload), this.#options.secrets) : null;
+            this.#log(['hapi-turbo', 'subscribe', 'debug'], { message: `subscription refused (${answer.error})${name === null ? '' : `: ${name}`}`, socket: socket.id, error: answer.error, ...(name === null ? {} : { stream: name }) });
+
             // Access is checked on every subscribe: refused now means out, even if it was let in before
-            const name = verifyStreamName(signedNameOf(payload), this.#options.secrets);
             if (name !== null && state.streams.delete(name)) {
-                void socket.leave(name);
+                await socket.leave(name);
             }
         }
 
@@ -229,8 +329,13 @@ export class SocketIoTransport implements Transport {
         // before) or delivered through the room (after), never neither; one in both arrives twice
         // and the client drops the second. The ack goes first so the client knows the stream's name
         // when the replayed messages arrive. With the in-memory log all of it is one synchronous step.
-        state.streams.add(stream);
+        // An adapter that joins asynchronously has joined once the promise settles; the replay is read after.
         const joined = socket.join(stream);
+        state.streams.add(stream);
+        if (joined instanceof Promise) {
+            await joined;
+        }
+
         const log = this.#options.replay;
         if (!since && log.refresh) {
             await log.refresh([stream]).catch(() => undefined);            // The ack must say where the stream stands
@@ -247,16 +352,48 @@ export class SocketIoTransport implements Transport {
             }
         }
 
+        if ('records' in resume && resume.records.length && !this.#replayFits(socket, resume.records)) {
+            ++this.replaysRefused;
+            this.#log(['hapi-turbo', 'replay', 'debug'], { message: `replay of ${resume.records.length} messages over budget, answered gap: ${stream}`, socket: socket.id, stream, messages: resume.records.length });
+            resume = { gap: true };                                         // The page refreshes instead
+        }
+
         const position = log.position(stream);
         ack?.({ ok: true, stream, epoch: position.epoch, seq: position.seq, ...('gap' in resume ? { gap: true } : {}) });
         if ('records' in resume && resume.records.length) {
             socket.emit('turbo-stream', ...frameOf(resume.records, socket.id));
         }
-
-        await joined;
     }
 
-    #unsubscribe(socket: Socket, payload: unknown, ack: Ack | undefined): void {
+    /**
+     * Whether a replay may be queued for the socket, counting it against the socket's replay budget,
+     * its own output waiting and everyone's. Checked when the replay is queued, before it is encoded:
+     * the sweep alone would see it only after it took the memory.
+     */
+    #replayFits(socket: Socket, records: readonly BroadcastRecord[]): boolean {
+
+        const state = socket.data as SocketState;
+        const { maxBufferedBytes, maxTotalBufferedBytes, replayBytesPerSecond } = this.#options.limits;
+        const bytes = records.reduce((sum, record) => sum + record.html.length + FRAME_OVERHEAD, 0);
+        const now = Date.now();
+        state.replayBytes = Math.min(maxBufferedBytes, state.replayBytes + (now - state.replayRefilledAt) * replayBytesPerSecond / 1000);
+        state.replayRefilledAt = now;
+
+        const conn = socket.conn as unknown as EngineSocket;
+        const queued = queuedBytes(conn);
+        this.#queuedTotal = Math.max(0, this.#queuedTotal + queued - (conn.hapiTurboQueued ?? 0));
+        conn.hapiTurboQueued = queued;
+        if (bytes > state.replayBytes || queued + bytes > maxBufferedBytes || this.#queuedTotal + bytes > maxTotalBufferedBytes) {
+            return false;
+        }
+
+        state.replayBytes -= bytes;
+        conn.hapiTurboQueued += bytes;
+        this.#queuedTotal += bytes;
+        return true;
+    }
+
+    async #unsubscribe(socket: Socket, payload: unknown, ack: Ack | undefined): Promise<void> {
 
         const state = socket.data as SocketState;
         if (!this.#allow(state)) {
@@ -272,12 +409,13 @@ export class SocketIoTransport implements Transport {
         }
 
         state.streams.delete(name);
-        void socket.leave(name);
+        await socket.leave(name);
         ack?.({ ok: true, stream: name });
     }
 
     publish(records: readonly BroadcastRecord[]): void {
 
+        this.#published(records);
         const room = this.namespace.to(records[0]!.stream);
         const skipped = [...new Set(records.flatMap((record) => record.except ? [record.except] : []))];
         if (!skipped.length) {
@@ -295,32 +433,85 @@ export class SocketIoTransport implements Transport {
         }
     }
 
+    // What a broadcast may queue here: its size for every local socket in the room. Counted as it is
+    // queued, so a flood to many sockets that stopped reading is looked at now, not at the next sweep.
+    #published(records: readonly BroadcastRecord[]): void {
+
+        const members = this.namespace.adapter.rooms.get(records[0]!.stream)?.size ?? 0;
+        if (!members) {
+            return;
+        }
+
+        this.#queuedTotal += members * records.reduce((sum, record) => sum + record.html.length + FRAME_OVERHEAD, 0);
+        if (this.#queuedTotal > this.#options.limits.maxTotalBufferedBytes) {
+            this.#disconnectSlowClients();
+        }
+    }
+
     // A client that stops reading leaves its messages queued in this process: first in the kernel,
-    // then in ws, then in engine.io's write buffer. Past the limit it is cut off; when it comes back
-    // it resumes from its position or refreshes.
+    // then in ws, then in engine.io's write buffer. Past its own limit it is cut off; past the total
+    // of all sockets, the sockets with the most waiting go first until the rest fits. When a client
+    // comes back it resumes from its position or refreshes.
     #disconnectSlowClients(): void {
 
-        const limit = this.#options.limits.maxBufferedBytes;
+        try {
+            this.#sweep();
+        }
+        catch (error) {
+            this.#log(['hapi-turbo', 'error'], { message: (error as Error).message, error });
+        }
+    }
+
+    #sweep(): void {
+
+        const { maxBufferedBytes: limit, maxTotalBufferedBytes: totalLimit } = this.#options.limits;
         const clients = (this.io.engine as unknown as { clients: Record<string, EngineSocket> }).clients;
+        const backlog: EngineSocket[] = [];
+        let total = 0;
         for (const conn of Object.values(clients)) {
-            const queued = (conn.transport?.socket?.bufferedAmount ?? 0) + conn.writeBuffer.reduce((sum, packet) => sum + (typeof packet.data === 'string' ? packet.data.length : 0), 0);
+            const queued = queuedBytes(conn);
+            conn.hapiTurboQueued = queued;
             // Over the limit on two sweeps in a row: a reader that is merely behind after a burst
             // drains within one sweep and is left alone
             if (queued <= limit) {
                 conn.hapiTurboOverLimit = false;
-                continue;
             }
-
-            if (!conn.hapiTurboOverLimit) {
+            else if (!conn.hapiTurboOverLimit) {
                 conn.hapiTurboOverLimit = true;
+            }
+            else {
+                this.#cutOff(conn, queued, limit);
                 continue;
             }
 
-            ++this.slowDisconnects;
-            this.#options.log(['hapi-turbo', 'slow-client'], { id: conn.id, queued, limit });
-            conn.transport?.socket?.terminate?.();
-            conn.close(true);
+            total += queued;
+            if (queued > 0) {
+                backlog.push(conn);
+            }
         }
+
+        if (total > totalLimit) {
+            backlog.sort((a, b) => b.hapiTurboQueued! - a.hapiTurboQueued!);
+            for (const conn of backlog) {
+                if (total <= totalLimit) {
+                    break;
+                }
+
+                total -= conn.hapiTurboQueued!;
+                this.#cutOff(conn, conn.hapiTurboQueued!, limit, total + conn.hapiTurboQueued!);
+            }
+        }
+
+        this.#queuedTotal = total;
+    }
+
+    #cutOff(conn: EngineSocket, queued: number, limit: number, total?: number): void {
+
+        ++this.slowDisconnects;
+        this.#log(['hapi-turbo', 'slow-client'], { id: conn.id, queued, limit, ...(total === undefined ? {} : { total, totalLimit: this.#options.limits.maxTotalBufferedBytes }) });
+        conn.hapiTurboQueued = 0;
+        conn.transport?.socket?.terminate?.();
+        conn.close(true);
     }
 
     // Closes every connection without a socket.io "disconnect" packet, so clients see the transport
@@ -340,7 +531,22 @@ export class SocketIoTransport implements Transport {
 interface EngineSocket {
     id: string;
     hapiTurboOverLimit?: boolean;
+    /** Output waiting when last measured, in bytes. */
+    hapiTurboQueued?: number;
     writeBuffer: { data?: unknown }[];
     transport?: { socket?: { bufferedAmount?: number; terminate?: () => void } };
     close(discard?: boolean): void;
+    once(event: 'close', listener: () => void): void;
 }
+
+
+/** Output waiting for a connection in this process: in ws and the kernel's send queue as Node sees it, and in engine.io's buffer. */
+const queuedBytes = function (conn: EngineSocket): number {
+
+    let queued = conn.transport?.socket?.bufferedAmount ?? 0;
+    for (const packet of conn.writeBuffer) {
+        queued += typeof packet.data === 'string' ? packet.data.length : 0;
+    }
+
+    return queued;
+};
