@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 
 import type { Page } from '@playwright/test';
 
-import { createTest, expect, goto } from 'hapi-turbo/playwright';
+import { createTest, expect, goto, waitForStreamsConnected } from 'hapi-turbo/playwright';
 
 import { chatApp } from './chat-pages.ts';
 
