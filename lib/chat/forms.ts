@@ -10,7 +10,7 @@ const NOT_A_FORM = `Forms must be sent as ${FORM}.`;
  * The payload of a form post. Browsers and Turbo send forms urlencoded; any other body (JSON, plain
  * text, none at all) is refused with 415 rather than read as if it were one.
  */
-export const formPayload = function (request: Request): unknown {
+const formPayload = function (request: Request): unknown {
 
     if (request.mime !== FORM) {
         throw Boom.unsupportedMediaType(NOT_A_FORM);
@@ -32,12 +32,13 @@ export const payloadFailAction: Lifecycle.Method = function (request, h, error) 
 
 
 /**
- * A text field of a form payload, trimmed; anything but a single string reads as empty. Bytes and
+ * A text field of a posted form, trimmed; anything but a single string reads as empty. Bytes and
  * %-escapes that are not UTF-8 reach here as U+FFFD: that text is refused (400), not stored mangled.
  * (A U+FFFD sent as valid UTF-8 cannot be told apart, and is refused too.)
  */
-export const textField = function (payload: unknown, name: string): string {
+export const textField = function (request: Request, name: string): string {
 
+    const payload = formPayload(request);
     const value = payload !== null && typeof payload === 'object' ? (payload as Record<string, unknown>)[name] : undefined;
     if (typeof value === 'string' && value.includes('\uFFFD')) {
         throw Boom.badRequest(`The ${name} field must be valid UTF-8.`);

@@ -1,6 +1,6 @@
-import { DataTypes, Model, type CreationOptional, type ForeignKey, type InferAttributes, type InferCreationAttributes, type NonAttribute, type Sequelize } from 'sequelize';
+import { DataTypes, Model, type BelongsToGetAssociationMixin, type CreationOptional, type ForeignKey, type InferAttributes, type InferCreationAttributes, type NonAttribute, type Sequelize } from 'sequelize';
 
-import type { MessageStream, RoomStream } from './streams.ts';
+import type { RoomStream } from './streams.ts';
 
 export const TEXT_MAX_LENGTH = 255;
 
@@ -18,8 +18,7 @@ export class Message extends Model<InferAttributes<Message>, InferCreationAttrib
     declare roomId: ForeignKey<Room['id']>;
     declare text: string;
     declare createdAt: CreationOptional<Date>;
-    declare room?: NonAttribute<Room>;
-    declare readonly stream: NonAttribute<MessageStream>;
+    declare getRoom: BelongsToGetAssociationMixin<Room>;
 }
 
 

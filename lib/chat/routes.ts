@@ -5,7 +5,7 @@ import type { Request, ResponseToolkit, ServerRoute } from '@hapi/hapi';
 import type { Attributes, FindOptions } from 'sequelize';
 
 import { TurboStream } from 'hapi-turbo';
-import { formPayload, idParam, invalidForm, textField, validationMessages } from './forms.ts';
+import { idParam, invalidForm, textField, validationMessages } from './forms.ts';
 import { Message, Room, TEXT_MAX_LENGTH } from './models.ts';
 import { BroadcastStream, RoomListStream } from './streams.ts';
 import { visitorOf } from './auth.ts';
@@ -61,7 +61,7 @@ const roomRoutes: ServerRoute[] = [
         path: '/',
         handler: async (request, h) => {
 
-            const name = textField(formPayload(request), 'name');
+            const name = textField(request, 'name');
             try {
                 await Room.create({ name });                        // RoomStream.onSave adds it to every room list
             }
@@ -114,7 +114,7 @@ const messageRoutes: ServerRoute[] = [
         handler: async (request, h) => {
 
             const room = await findRoom(request.params.roomId);
-            const text = textField(formPayload(request), 'text');
+            const text = textField(request, 'text');
             try {
                 await Message.create({ roomId: room.id, text });   // MessageStream.onSave appends it in every window
             }
@@ -141,7 +141,7 @@ const messageRoutes: ServerRoute[] = [
         handler: async (request, h) => {
 
             const message = await findMessage(request.params.messageId);
-            const text = textField(formPayload(request), 'text');
+            const text = textField(request, 'text');
             try {
                 await message.update({ text });                     // MessageStream.onSave replaces it in every window
             }
@@ -178,7 +178,7 @@ const broadcastRoutes: ServerRoute[] = [
         path: '/broadcast',
         handler: async (request, h) => {
 
-            const text = textField(formPayload(request), 'text');
+            const text = textField(request, 'text');
             if (!text || [...text].length > TEXT_MAX_LENGTH) {
                 const error = text ? `Text must be at most ${TEXT_MAX_LENGTH} characters long.` : 'Text cannot be empty.';
                 return invalidForm(h, 'chat/components/broadcast_form', { text }, [error]);
@@ -202,7 +202,7 @@ const componentRoutes: ServerRoute[] = [
         path: '/components/alert',
         handler: async (request, h) => {
 
-            const text = textField(formPayload(request), 'text');
+            const text = textField(request, 'text');
             if (!text || [...text].length > TEXT_MAX_LENGTH) {
                 const error = text ? `Text must be at most ${TEXT_MAX_LENGTH} characters long.` : 'Text cannot be empty.';
                 return invalidForm(h, 'chat/components/alert_form', { text }, [error]);

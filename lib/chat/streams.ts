@@ -20,7 +20,7 @@ export class RoomStream extends ModelStream<Room> {
     // room refresh instead, and find it gone
     override async onDelete(room: Room) {
 
-        await new RoomStream(room.id).refresh();
+        await room.stream.refresh();
     }
 }
 
@@ -32,10 +32,10 @@ export class MessageStream extends ModelStream<Message> {
 
     override async onSave(message: Message, created: boolean) {
 
-        const room = new RoomStream(message.roomId);
+        const room = await message.getRoom();
         if (created) {
             // One message, rendered once: the new message, then a flash on it (static/chat/actions.js)
-            await room.stream(
+            await room.stream.stream(
                 TurboStream.append({ id: 'messages' }, { template: 'chat/components/message', context: { message } }),
                 TurboStream.action('highlight', { id: `message-${message.id}` })
             );
@@ -44,12 +44,13 @@ export class MessageStream extends ModelStream<Message> {
 
         // Morphed, so a reader's focus and scroll stay put; the editor's own window has the
         // HTTP answer already, so it gets a placeholder instead
-        await room.replace('chat/components/message', { message }, { id: `message-${message.id}` }, { method: 'morph', toOthers: true });
+        await room.stream.replace('chat/components/message', { message }, { id: `message-${message.id}` }, { method: 'morph', toOthers: true });
     }
 
     override async onDelete(message: Message) {
 
-        await new RoomStream(message.roomId).remove({ id: `message-${message.id}` });
+        const room = await message.getRoom();
+        await room.stream.remove({ id: `message-${message.id}` });
     }
 }
 

@@ -1,157 +1,52 @@
 // The tutorial's code blocks are checked against the repository, so a reader who types them ends
 // with the chat app that is tested here. A block names its file in the fence info string
-// (```ts file=lib/chat/models.ts) and must be an excerpt of that file: its non-blank lines appear in
-// the file in order, as runs of consecutive lines, where an elision line (`// ...`, `<!-- ... -->`,
-// `{{!-- ... --}}`, `/* ... */`) separates runs. Earlier parts show a file as it is by then, and
-// every part only adds lines, so an earlier state is still an excerpt of the final file.
+// (```ts file=lib/chat/models.ts) and is applied to the reader's copy of that file (reader-app.ts
+// says how): the reader's app is assembled, part by part, from the blocks alone. Parts 1 to 4 build
+// a smaller chat than lib/chat, so their files differ from the repository's; what ties them to it is
+// that every later block must apply to them, that the app at the end of the last part must be the
+// repository's, file for file and line for line, and that specs/browser/reader-app.spec.ts installs
+// and runs the app of parts 2, 4 and 6 in browsers.
 
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, normalize, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 import Handlebars from 'handlebars';
 import ts from 'typescript';
 
-import { matchExcerpt, significantLines, type Line } from './excerpt.ts';
-import { parseFencedBlocks, relativeLinkTargets, type FencedBlock } from './markdown.ts';
+import { relativeLinkTargets, type FencedBlock } from './markdown.ts';
+import { applyBlock, assemble, commandsOf, figures, FILE_LANGUAGES, FREE_LANGUAGES, loadParts, TUTORIAL, typedLines, where } from './reader-app.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const TUTORIAL = 'docs/tutorial';
-const PARTS = 5;
+const PARTS = 6;
 
-// Languages a block may use. These show files, and their blocks must name one; the value lists the
-// lines that elide part of such a file.
-const FILE_LANGUAGES: Record<string, readonly string[]> = {
-    ts: ['// ...'],
-    js: ['// ...'],
-    jsonc: ['// ...'],
-    html: ['{{!-- ... --}}', '<!-- ... -->'],
-    css: ['/* ... */']
-};
+// The reader's own files, which the repository has in another form: its tsconfig.json also lists the
+// folders to check. The reader's must still be an excerpt of it, so the options stay the same.
+const READER_ONLY: readonly string[] = ['tsconfig.json'];
 
-// These show commands and output; they never name a file and are not compared with anything
-const FREE_LANGUAGES = new Set(['sh', 'text']);
-
-// The demo imports the library by its path in this repository; a reader's app imports the package
-// Blocks that show a file as it was at one part and no longer is (```ts file=... state=part-1).
-// The reader types them and later replaces them, so they must stay rare; apart from the lines
-// listed as stale, such a block must still be an excerpt of the file.
-const EARLIER_STATES: readonly { part: number; file: string; stale: readonly string[]; reason: string }[] = [
-    {
-        part: 1,
-        file: 'lib/chat/server.ts',
-        stale: ['    return { server };'],
-        reason: 'part 1 has no database, so createServer returns the server alone; part 2 shows the whole file again'
-    },
-    {
-        part: 4,
-        file: 'lib/chat/streams.ts',
-        stale: ["import { ModelStream, Stream } from 'hapi-turbo';", "            await room.append('chat/components/message', { message }, { id: 'messages' });"],
-        reason: 'a new message is first a plain append; "Going further" in part 5 sends it with a highlight, in one message, and shows the file again'
-    }
-];
-
-const MAX_EARLIER_STATES = 3;
-
-// Files of lib/chat that only tests use: the tutorial does not need to show them
-const TEST_ONLY: readonly string[] = [];
-
-
-interface Part {
-    number: number;
-    name: string;
-    markdown: string;
-    blocks: FencedBlock[];
-}
-
-interface Shown {
-    part: number;
-    file: string;
-    covered: number[];
-}
-
-interface EarlierState {
-    part: number;
-    file: string;
-    text: string;
-    where: string;
-}
+// Parts 1 to 4 build the smallest chat that works: what the reader types by then, and how long part 4 is
+const LIGHT_UNTIL = 4;
+const MAX_TYPED_LINES = 300;
+const MAX_TYPED_FILES = 15;
+const MAX_WORDS = { 4: 900 } as Record<number, number>;
 
 
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
 
 const isFile = (path: string) => existsSync(join(ROOT, path)) && statSync(join(ROOT, path)).isFile();
 
+const linesOf = (text: string) => text.split(/\r?\n/).map((line) => line.trimEnd());
 
-const fileLines = function (path: string): Line[] {
+const withoutTrailingBlanks = function (lines: readonly string[]): string[] {
 
-    return significantLines(read(path));
-};
-
-
-const loadParts = function (): Part[] {
-
-    return readdirSync(join(ROOT, TUTORIAL))
-        .filter((name) => name.endsWith('.md'))
-        .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))
-        .map((name) => {
-
-            const markdown = read(`${TUTORIAL}/${name}`);
-            return { number: Number(/^part-(\d+)\.md$/.exec(name)?.[1] ?? NaN), name, markdown, blocks: parseFencedBlocks(markdown) };
-        });
-};
-
-
-const where = (part: Part, block: FencedBlock) => `${TUTORIAL}/${part.name}:${block.line} (${block.attributes.file ?? block.language})`;
-
-const blockLines = (block: FencedBlock) => significantLines(block.lines, block.line + 1);
-
-const elisionTest = (block: FencedBlock) => (text: string) => (FILE_LANGUAGES[block.language] ?? []).includes(text.trim());
-
-
-/** Every block with a file, matched against it: what it shows, what is wrong, the earlier states. */
-const checkBlocks = function (parts: readonly Part[]) {
-
-    const shown: Shown[] = [];
-    const earlier: EarlierState[] = [];
-    const failures: string[] = [];
-    for (const part of parts) {
-        for (const block of part.blocks) {
-            const file = block.attributes.file;
-            if (file === undefined) {
-                continue;
-            }
-
-            if (normalize(file) !== file || file.startsWith('..') || file.startsWith('/') || !isFile(file)) {
-                failures.push(`${where(part, block)}: ${file} is not a file of the repository (paths are relative to its root)`);
-                continue;
-            }
-
-            let lines = blockLines(block);
-            const state = block.attributes.state;
-            if (state !== undefined) {
-                earlier.push({ part: part.number, file, text: block.lines.join('\n'), where: where(part, block) });
-                const listed = EARLIER_STATES.find((item) => item.part === part.number && item.file === file);
-                const elision = FILE_LANGUAGES[block.language]?.[0] ?? '';
-                lines = lines.map((line) => listed?.stale.includes(line.text) ? { ...line, text: elision } : line);    // What it stands in for is elided
-            }
-
-            const result = matchExcerpt(lines, fileLines(file), elisionTest(block));
-            if (!result.ok) {
-                failures.push(`${where(part, block)}: ${result.message}`);
-            }
-            else if (!lines.some((line) => !elisionTest(block)(line.text))) {
-                failures.push(`${where(part, block)}: the block shows nothing but elisions`);
-            }
-            else if (state === undefined) {
-                shown.push({ part: part.number, file, covered: result.covered });
-            }
-        }
+    const copy = [...lines];
+    while (copy.length && !copy.at(-1)) {
+        copy.pop();
     }
 
-    return { shown, earlier, failures };
+    return copy;
 };
 
 
@@ -163,27 +58,10 @@ const appFiles = function (): string[] {
         .filter((path) => pattern.test(path) && isFile(path));
 
     return [
-        ...under('lib/chat', /^lib\/chat\/[^/]+\.ts$/).filter((path) => !TEST_ONLY.includes(path)),
+        ...under('lib/chat', /^lib\/chat\/[^/]+\.ts$/),
         ...under('views', /\.html$/),
         ...under('static/chat', /\.(css|js)$/)
     ].sort();
-};
-
-
-/**
- * A file as the reader has it at the end of a part: the lines of the file shown by then, or the
- * last earlier-state block when no later block has shown the file since.
- */
-const stateAt = function (part: number, file: string, shown: readonly Shown[], earlier: readonly EarlierState[]): string | undefined {
-
-    const state = earlier.filter((item) => item.file === file && item.part <= part).at(-1);
-    const since = shown.filter((item) => item.file === file && item.part <= part && item.part > (state?.part ?? 0));
-    if (!since.length) {
-        return state?.text;
-    }
-
-    const covered = new Set(since.flatMap((item) => item.covered));
-    return read(file).split(/\r?\n/).filter((_, index) => covered.has(index + 1)).join('\n');
 };
 
 
@@ -271,13 +149,14 @@ const stateProblems = function (file: string, text: string, stateOf: (file: stri
 };
 
 
-const parts = loadParts();
-const { shown, earlier, failures } = checkBlocks(parts);
+const parts = loadParts(ROOT);
+const assembly = assemble(parts);
+const last = assembly.states.get(PARTS) ?? new Map<string, string[]>();
 
 
 describe('docs/tutorial', () => {
 
-    it('has exactly five parts, part-1.md to part-5.md', () => {
+    it('has exactly six parts, part-1.md to part-6.md', () => {
 
         assert.deepEqual(parts.map((part) => part.name), Array.from({ length: PARTS }, (_, index) => `part-${index + 1}.md`));
     });
@@ -308,20 +187,17 @@ describe('docs/tutorial', () => {
 
         for (const part of parts) {
             for (const block of part.blocks) {
-                const { file, state, ...others } = block.attributes;
+                const { file, ...others } = block.attributes;
                 assert.ok(block.language in FILE_LANGUAGES || FREE_LANGUAGES.has(block.language),
                     `${where(part, block)}: unknown language "${block.language}"; use one of ${[...Object.keys(FILE_LANGUAGES), ...FREE_LANGUAGES].join(', ')}`);
                 assert.deepEqual(block.strayWords, [], `${where(part, block)}: the info string has words that are not key=value`);
-                assert.deepEqual(Object.keys(others), [], `${where(part, block)}: unknown attributes (only file= and state=)`);
+                assert.deepEqual(Object.keys(others), [], `${where(part, block)}: unknown attributes (only file=)`);
                 if (block.language in FILE_LANGUAGES) {
                     assert.ok(file, `${where(part, block)}: a ${block.language} block must name its file: \`\`\`${block.language} file=<path>`);
+                    assert.ok(appFiles().includes(file!) || READER_ONLY.includes(file!), `${where(part, block)}: ${file} is not a file of the chat app`);
                 }
                 else {
                     assert.equal(file, undefined, `${where(part, block)}: a ${block.language} block shows no file`);
-                }
-
-                if (state !== undefined) {
-                    assert.equal(state, `part-${part.number}`, `${where(part, block)}: state=${state} in ${part.name}`);
                 }
             }
         }
@@ -337,81 +213,116 @@ describe('docs/tutorial', () => {
         }
     });
 
-    it('shows in every block an excerpt of the file it names', () => {
+    it('applies every block to the file the reader has by then', () => {
 
-        assert.deepEqual(failures, [], `blocks that do not match their file:\n${failures.join('\n')}`);
+        assert.deepEqual(assembly.failures, [], `blocks that do not apply:\n${assembly.failures.join('\n')}`);
     });
 
-    it('keeps blocks of an earlier state rare and listed', () => {
+    it('ends with the app of this repository, every file line for line', () => {
 
-        assert.ok(EARLIER_STATES.length <= MAX_EARLIER_STATES, `at most ${MAX_EARLIER_STATES} blocks may show an earlier state`);
-        assert.deepEqual(earlier.map(({ part, file }) => ({ part, file })), EARLIER_STATES.map(({ part, file }) => ({ part, file })),
-            'state= blocks must be exactly those listed in EARLIER_STATES, each with a reason');
-        for (const listed of EARLIER_STATES) {
-            const block = earlier.find((item) => item.part === listed.part && item.file === listed.file)!;
-            const current = new Set(fileLines(listed.file).map((line) => line.text));
-            for (const line of listed.stale) {
-                assert.ok(block.text.split('\n').some((text) => text.trimEnd() === line), `${block.where}: the stale line ${JSON.stringify(line)} is not in the block`);
-                assert.ok(!current.has(line), `${block.where}: ${JSON.stringify(line)} is in ${listed.file}, so it is not stale`);
-            }
-        }
-    });
-
-    it('shows every line of every file of the app, so the reader ends with the same app', () => {
-
-        const missing: string[] = [];
+        const problems: string[] = [];
         for (const file of appFiles()) {
-            const covered = new Set(shown.filter((item) => item.file === file).flatMap((item) => item.covered));
-            const left = fileLines(file).filter((line) => !covered.has(line.at));
-            if (left.length) {
-                missing.push(`${file}: ${left.length} line(s) never shown, from line ${left[0]!.at}: ${JSON.stringify(left[0]!.text)}`);
+            const reader = last.get(file);
+            if (!reader) {
+                problems.push(`${file}: never shown`);
+                continue;
+            }
+
+            const expected = withoutTrailingBlanks(linesOf(read(file)));
+            const actual = withoutTrailingBlanks(reader);
+            const at = expected.findIndex((line, index) => line !== actual[index]);
+            if (at !== -1 || actual.length !== expected.length) {
+                const line = at === -1 ? expected.length : at;
+                problems.push(`${file}: line ${line + 1} is ${JSON.stringify(actual[line] ?? '(end of file)')} for the reader, ${JSON.stringify(expected[line] ?? '(end of file)')} in the repository`);
             }
         }
 
-        assert.deepEqual(missing, [], `the tutorial does not show all of the app:\n${missing.join('\n')}`);
+        assert.deepEqual(problems, [], `the reader's app at the end of part ${PARTS} is not the repository's:\n${problems.join('\n')}`);
+    });
+
+    it('gives the reader a tsconfig.json whose options are the repository\'s', () => {
+
+        const options = (text: string) => text.split('\n').map((line) => line.trim().replace(/,$/, '')).filter((line) => line.startsWith('"'));
+        const repository = new Set(options(read('tsconfig.json')));
+        const reader = options((last.get('tsconfig.json') ?? []).join('\n'));
+        assert.ok(reader.length, 'the tutorial shows no tsconfig.json');
+        assert.deepEqual(reader.filter((line) => !repository.has(line)), [], 'options of the reader\'s tsconfig.json that the repository does not have');
     });
 
     it('leaves the reader with code that parses and imports only what exists, at the end of every part', () => {
 
         const problems: string[] = [];
-        const files = [...new Set([...shown, ...earlier].map((item) => item.file))];
-        for (let part = 1; part <= PARTS; ++part) {
-            const stateOf = (file: string) => stateAt(part, file, shown, earlier);
-            for (const file of files) {
-                const text = stateOf(file);
-                if (text !== undefined) {
-                    problems.push(...stateProblems(file, text, stateOf).map((problem) => `after part ${part}, ${file}: ${problem}`));
-                }
+        for (const [part, files] of assembly.states) {
+            const stateOf = (file: string) => files.get(file)?.join('\n');
+            for (const [file, lines] of files) {
+                problems.push(...stateProblems(file, lines.join('\n'), stateOf).map((problem) => `after part ${part}, ${file}: ${problem}`));
             }
         }
 
         assert.deepEqual(problems, [], problems.join('\n'));
     });
+
+    it('installs hapi-turbo from the tarball that `npm pack` makes of this repository', () => {
+
+        const { name, version } = JSON.parse(read('package.json')) as { name: string; version: string };
+        const installs = commandsOf(parts[0]!).filter((command) => command.startsWith('npm install '));
+        assert.ok(installs.some((command) => command.split(/\s+/).includes(`../${name}-${version}.tgz`)),
+            `part 1 must install ../${name}-${version}.tgz:\n${installs.join('\n')}`);
+        assert.match(parts[0]!.markdown, /npm install-scripts approve sqlite3/, 'part 1 must say how to answer npm about sqlite3\'s install script');
+    });
+
+    it(`keeps parts 1 to ${LIGHT_UNTIL} light: at most ${MAX_TYPED_LINES} typed lines in ${MAX_TYPED_FILES} files, and short parts`, (t) => {
+
+        const counts = figures(parts, assembly);
+        for (const row of counts) {
+            t.diagnostic(`part ${row.part}: ${row.words} words; ${row.typedInPart} lines typed in ${row.filesInPart} files; ${row.typedSoFar} lines in ${row.filesSoFar} files so far`);
+        }
+
+        const light = counts.find((row) => row.part === LIGHT_UNTIL)!;
+        assert.ok(light.typedSoFar <= MAX_TYPED_LINES, `${light.typedSoFar} lines typed by the end of part ${LIGHT_UNTIL}`);
+        assert.ok(light.filesSoFar <= MAX_TYPED_FILES, `${light.filesSoFar} files typed by the end of part ${LIGHT_UNTIL}`);
+        for (const [part, max] of Object.entries(MAX_WORDS)) {
+            const words = counts.find((row) => row.part === Number(part))!.words;
+            assert.ok(words <= max, `part ${part} has ${words} words, more than ${max}`);
+        }
+    });
 });
 
 
-describe('matchExcerpt', () => {
+describe('applyBlock', () => {
 
-    const file = significantLines(['const a = 1;', '', 'function f() {', '    return a;', '}', 'export { f };'].join('\n'));
-    const isElision = (text: string) => text.trim() === '// ...';
-    const match = (...lines: string[]) => matchExcerpt(significantLines(lines), file, isElision);
+    const file = ['import a from \'a\';', '', 'const f = function () {', '', '    return a;', '};', '', 'export { f };'];
+    const block = (...lines: string[]): FencedBlock => ({ language: 'ts', attributes: { file: 'f.ts' }, strayWords: [], lines, line: 1, paragraphAbove: '' });
+    const apply = (...lines: string[]) => applyBlock(file, block(...lines));
 
-    it('accepts runs that appear in order, elisions between them, blank lines anywhere', () => {
+    it('takes a block without elisions as the whole file', () => {
 
-        assert.deepEqual(match('const a = 1;', '// ...', '', '}', 'export { f };'), { ok: true, covered: [1, 5, 6] });
+        assert.deepEqual(apply('', 'const b = 2;', ''), { ok: true, lines: ['const b = 2;'] });
     });
 
-    it('names the first line that is not in the file', () => {
+    it('keeps what elisions stand for, and replaces each run from its first line to its last', () => {
 
-        const result = match('function f() {', '    return b;', '}');
-        assert.equal(result.ok, false);
-        assert.match(result.ok ? '' : result.message, /^line 2 " {4}return b;" does not follow/);
+        assert.deepEqual(apply('// ...', 'const f = function () {', '    const b = 1;', '    return a + b;', '};', '// ...'),
+            { ok: true, lines: ['import a from \'a\';', '', 'const f = function () {', '    const b = 1;', '    return a + b;', '};', '', 'export { f };'] });
     });
 
-    it('refuses runs out of order, lines that are not consecutive, and changed indentation', () => {
+    it('replaces the top of the file with a first run, and its end with a last run', () => {
 
-        assert.equal(match('export { f };', '// ...', 'const a = 1;').ok, false);
-        assert.equal(match('const a = 1;', '}').ok, false);
-        assert.equal(match('return a;').ok, false);
+        assert.deepEqual(apply('import a from \'a\';', 'import b from \'b\';', '', 'const f = function () {', '// ...', '};', '', 'export { f, b };'),
+            { ok: true, lines: ['import a from \'a\';', 'import b from \'b\';', '', 'const f = function () {', '', '    return a;', '};', '', 'export { f, b };'] });
+    });
+
+    it('refuses a run whose edges are not lines the reader has, or not in order', () => {
+
+        const missing = apply('// ...', '    return b;', '};', '// ...');
+        assert.equal(missing.ok, false);
+        assert.match(missing.ok ? '' : missing.message, /" {4}return b;" … "};" does not match/);
+        assert.equal(apply('// ...', 'export { f };', '// ...', 'const f = function () {', '// ...').ok, false);
+        assert.equal(apply('// ...', 'return a;', '// ...').ok, false);         // Indentation counts
+    });
+
+    it('counts as typed the lines that are new or changed', () => {
+
+        assert.equal(typedLines(file, ['import a from \'a\';', 'const f = () => a;', '', 'export { f };']), 1);
     });
 });

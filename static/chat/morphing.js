@@ -1,7 +1,7 @@
 // The room page refreshes by morphing (turbo_refreshes_with in views/chat/room_detail.html). The
-// new page has the frames that load lazily empty, with the same src: morphed, they would be emptied
-// and loaded again, and a message being typed in the send form would be lost. They are kept as
-// they are instead; a frame whose src changed, or that the new page fills, is morphed as usual.
+// new page has the frames that load from their src (the send form's) empty, with the same src:
+// morphed, they would be emptied and loaded again, and a message being typed would be lost. They are
+// kept as they are instead; a frame whose src changed, or that the new page fills, is morphed as usual.
 
 const sameUrl = (a, b) => new URL(a, document.baseURI).href === new URL(b, document.baseURI).href;
 
