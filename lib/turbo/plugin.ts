@@ -16,7 +16,7 @@ import { createHelpers } from './helpers.ts';
 import { ModelStream, wireModelStreams } from './model-stream.ts';
 import { discoverStreams, StreamRegistry } from './registry.ts';
 import { attachRefreshes, RefreshScheduler, type RefreshOptions } from './refresh.ts';
-import { renderFragments, type FragmentInput } from './renderer.ts';
+import { cachedTemplates, renderFragments, type FragmentInput, type VisionManager } from './renderer.ts';
 import { installRequestContext } from './request-context.ts';
 import { applyOptions, type ValidatedOptions } from './schemas.ts';
 import { signStreamName, verifyStreamName } from './signing.ts';
@@ -267,7 +267,7 @@ const register = async function (server: Server, rawOptions: HapiTurboOptions): 
         new MemoryTransport() :
         new SocketIoTransport({ listener: server.listener, path: options.path, secrets, authorize, identify, log, replay, adapter, origins: options.origins, limits: options.limits });
 
-    const renderTemplate = (template: string, context: object) => server.render(template, context, { layout: false } as never);
+    const renderTemplate = cachedTemplates(() => server.getViewsManager() as unknown as VisionManager | null, (template, context) => server.render(template, context, { layout: false } as never));
     const broadcaster = new Broadcaster({ transport, log, renderTemplate, replay, batch: options.batch });
     const refreshes = new RefreshScheduler(options.refresh, async (stream, requestId) => await broadcaster.broadcast([stream], [TurboStream.refresh({ requestId })]));
     installRequestContext(server);
