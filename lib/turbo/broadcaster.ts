@@ -1,5 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
-
 import { renderFragments, type FragmentInput, type TemplateRenderer } from './renderer.ts';
 import type { ReplayRecord, StreamLog, StreamPosition } from './replay.ts';
 import { currentSocketId } from './request-context.ts';
@@ -37,10 +35,20 @@ export interface BroadcasterOptions {
     log: (tags: string[], data: object) => void;
     replay: StreamLog;
     /**
-     * Broadcasts to one stream within the same event-loop turn (window 0) or within `window` ms
-     * leave as one frame; false sends each broadcast on its own.
+     * true (adaptive): a broadcast to an idle stream leaves at once; those that arrive while its
+     * previous frame is still being written leave together in the next frame. `{ window }`:
+     * broadcasts to one stream within the same event-loop turn (window 0) or within `window` ms
+     * leave as one frame. false sends each broadcast on its own.
      */
-    batch: false | { window: number };
+    batch: boolean | { window: number };
+}
+
+/** A stream whose last frame is still being written (adaptive batching). */
+interface BusyStream {
+    /** Records that arrived meanwhile: the next frame. */
+    pending: BroadcastRecord[];
+    /** Check phases to wait, without new records, before the stream counts as idle again. */
+    wait: number;
 }
 
 export interface BroadcastStats {
@@ -74,10 +82,14 @@ export class Broadcaster implements StreamRuntime {
     readonly #log: BroadcasterOptions['log'];
     readonly #tails = new Map<string, Promise<void>>();
     readonly #observers = new Set<BroadcastObserver>();
-    readonly #hookScope = new AsyncLocalStorage<Set<Promise<void>>>();
     readonly #batch: BroadcasterOptions['batch'];
     #pending = new Map<string, BroadcastRecord[]>();
     #flushed: Promise<void> | null = null;
+    // The broadcasts started by the hook body running right now (see runHook)
+    #hookScope: Set<Promise<void>> | null = null;
+    readonly #busy = new Map<string, BusyStream>();
+    #ticking = false;
+    #nextTick: { promise: Promise<void>; resolve: () => void } | null = null;
 
     constructor(options: BroadcasterOptions) {
 
@@ -113,12 +125,10 @@ export class Broadcaster implements StreamRuntime {
         // Read now, in the caller's request context: it is emptied once the response is sent
         const except = options.toOthers ? currentSocketId() : null;
         const sending = this.#send(streams, fragments, except);
-        const scope = this.#hookScope.getStore();
-        if (scope) {
-            sending.catch(noop);                                    // runHook reports it
-            scope.add(sending);
-        }
-
+        // #send has logged a failure and told the observers: a caller that does not wait for the
+        // broadcast (a hook that fires and forgets) must not turn it into an unhandled rejection
+        sending.catch(noop);
+        this.#hookScope?.add(sending);
         return sending;
     }
 
@@ -176,6 +186,10 @@ export class Broadcaster implements StreamRuntime {
             return Promise.resolve();
         }
 
+        if (this.#batch === true) {
+            return this.#sendAdaptive(record);
+        }
+
         const pending = this.#pending.get(record.stream);
         if (pending) {
             pending.push(record);
@@ -198,7 +212,7 @@ export class Broadcaster implements StreamRuntime {
                 resolve();
             };
 
-            const window = this.#batch ? this.#batch.window : 0;
+            const window = typeof this.#batch === 'object' ? this.#batch.window : 0;
             if (window > 0) {
                 setTimeout(flush, window);
             }
@@ -209,6 +223,68 @@ export class Broadcaster implements StreamRuntime {
 
         return this.#flushed;
     }
+
+    // Adaptive batching. A frame is "being written" from its publish until the event loop has
+    // polled for I/O once after it: the synchronous fan-out (the emit, and the kernel writes inside
+    // it) blocks the loop, and whatever completed meanwhile (saves, requests) runs in the next poll
+    // phase. Broadcasts whose records are ready before then wait for the check phase (setImmediate)
+    // and leave together; after a check phase with nothing new the stream is idle again. At a low
+    // rate every broadcast finds its stream idle and is published in the same turn as its save.
+    #sendAdaptive(record: BroadcastRecord): Promise<void> {
+
+        const busy = this.#busy.get(record.stream);
+        if (!busy) {
+            this.#publish([record]);
+            // Published outside a check phase: this turn's check comes before the next poll
+            this.#busy.set(record.stream, { pending: [], wait: 2 });
+            this.#scheduleTick();
+            return Promise.resolve();
+        }
+
+        busy.pending.push(record);
+        if (!this.#nextTick) {
+            let resolve = noop as () => void;
+            const promise = new Promise<void>((done) => {
+
+                resolve = done;
+            });
+            this.#nextTick = { promise, resolve };
+        }
+
+        return this.#nextTick.promise;
+    }
+
+    #scheduleTick(): void {
+
+        if (!this.#ticking) {
+            this.#ticking = true;
+            setImmediate(this.#tick);
+        }
+    }
+
+    readonly #tick = (): void => {
+
+        this.#ticking = false;
+        const waiting = this.#nextTick;
+        this.#nextTick = null;
+        for (const [stream, busy] of [...this.#busy]) {
+            if (busy.pending.length) {
+                const records = busy.pending;
+                busy.pending = [];
+                this.#publish(records);
+                busy.wait = 1;                              // The next check phase follows a poll
+            }
+            else if (--busy.wait <= 0) {
+                this.#busy.delete(stream);
+            }
+        }
+
+        if (this.#busy.size) {
+            this.#scheduleTick();
+        }
+
+        waiting?.resolve();
+    };
 
     // A frame holds one epoch: a counter replaced mid-batch starts a new frame. A message that skips
     // a socket (toOthers) is a frame of its own, so that socket's placeholder carries nothing else.
@@ -241,11 +317,17 @@ export class Broadcaster implements StreamRuntime {
         return current;
     }
 
+    // The scope is the synchronous run of the body: broadcasts a hook starts before its first
+    // await (`void stream.append(...)`) are collected, and those it starts later are the ones it
+    // awaits itself. No AsyncLocalStorage: once used, it keeps async_hooks on for every promise of
+    // the process.
     async runHook(body: () => unknown, about: Record<string, string>): Promise<void> {
 
         const started = new Set<Promise<void>>();
+        const outer = this.#hookScope;
+        this.#hookScope = started;
         try {
-            await this.#hookScope.run(started, async () => await body());
+            await Promise.resolve(this.#runScoped(body, outer));
         }
         catch (error) {
             this.#fail({ error: error as Error, ...about });
@@ -256,11 +338,22 @@ export class Broadcaster implements StreamRuntime {
         await Promise.allSettled(started);
     }
 
+    #runScoped(body: () => unknown, outer: Set<Promise<void>> | null): unknown {
+
+        try {
+            return body();
+        }
+        finally {
+            this.#hookScope = outer;
+        }
+    }
+
     /** Waits until every broadcast started so far has been published. */
     async drain(): Promise<void> {
 
         await Promise.all([...this.#tails.values()]);
         await this.#flushed;
+        await this.#nextTick?.promise;
     }
 
     #fail(failure: BroadcastFailure): void {

@@ -58,10 +58,12 @@ export interface HapiTurboOptions {
     /** Origins whose pages may open a socket: '*', a list of origins, or (default) the server's own. */
     origins?: '*' | string[];
     /**
-     * Broadcasts to one stream within one event-loop turn (`{ window: 0 }`, the default) or within
-     * `window` ms leave as one frame; `false` sends each broadcast as its own frame.
+     * `true` (the default, adaptive): a broadcast to an idle stream leaves at once, and broadcasts
+     * arriving while that frame is still being written leave together in the next one. `{ window }`:
+     * broadcasts to one stream within one event-loop turn (`window: 0`) or within `window` ms leave
+     * as one frame. `false` sends each broadcast as its own frame.
      */
-    batch?: false | { window?: number };
+    batch?: boolean | { window?: number };
     /**
      * Redis URL (`redis://…`): socket.io rooms go through the Redis Streams adapter, and sequence
      * counters and replay buffers live in Redis, so several processes serve the same streams and any
