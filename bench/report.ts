@@ -2,7 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-import type { Scenario } from './run.ts';
+import type { Scenario } from './types.ts';
 
 // bench/results/latest.json → docs/performance.md + docs/performance.svg. Everything in the
 // markdown is regenerated except the hand-written section between the two markers below, which is
