@@ -99,13 +99,13 @@ const memorySection = function (memory: Results['memory'] | null): string[] {
     }
 
     return [
-            `Slope between N=${memory.library.points[1]?.n} and N=${memory.library.points[2]?.n} subscribed sockets, after \`gc()\`, each variant in a fresh server process.`,
-            '',
-            row(['variant', 'heap KB / subscriber', 'RSS KB / subscriber', ...memory.library.points.map((p) => `heap MB at ${p.n}`)]),
-            row(Array(3 + memory.library.points.length).fill('---')),
-            row(['hapi-turbo (subscribe through the plugin)', fmt(memory.library.heap_kb_per_subscriber, 2), fmt(memory.library.rss_kb_per_subscriber, 2), ...memory.library.points.map((p) => fmt(p.heapUsed / 1048576))]),
-            row(['bare socket.io (join in a plain handler)', fmt(memory.bare.heap_kb_per_subscriber, 2), fmt(memory.bare.rss_kb_per_subscriber, 2), ...memory.bare.points.map((p) => fmt(p.heapUsed / 1048576))]),
-            row(['**the plugin\'s own share**', `**${fmt(memory.library_own_heap_kb_per_subscriber, 2)}**`, `${fmt(memory.library_own_rss_kb_per_subscriber, 2)}`, ...memory.library.points.map(() => '')]),
+        `Slope between N=${memory.library.points[1]?.n} and N=${memory.library.points[2]?.n} subscribed sockets, after \`gc()\`, each variant in a fresh server process.`,
+        '',
+        row(['variant', 'heap KB / subscriber', 'RSS KB / subscriber', ...memory.library.points.map((p) => `heap MB at ${p.n}`)]),
+        row(Array(3 + memory.library.points.length).fill('---')),
+        row(['hapi-turbo (subscribe through the plugin)', fmt(memory.library.heap_kb_per_subscriber, 2), fmt(memory.library.rss_kb_per_subscriber, 2), ...memory.library.points.map((p) => fmt(p.heapUsed / 1048576))]),
+        row(['bare socket.io (join in a plain handler)', fmt(memory.bare.heap_kb_per_subscriber, 2), fmt(memory.bare.rss_kb_per_subscriber, 2), ...memory.bare.points.map((p) => fmt(p.heapUsed / 1048576))]),
+        row(['**the plugin\'s own share**', `**${fmt(memory.library_own_heap_kb_per_subscriber, 2)}**`, `${fmt(memory.library_own_rss_kb_per_subscriber, 2)}`, ...memory.library.points.map(() => '')]),
     ];
 };
 
@@ -165,7 +165,7 @@ export const renderMarkdown = function (results: Results, handWritten: string): 
         ...latencyTable(latency),
         '',
         'Server-side split of the pipeline (medians, ms after t0): the ModelStream hook runs once the INSERT is done (`hook`); the message reaches the ' +
-        'transport after render, sequencing and the batching turn (`publish`); `emit` is the synchronous fan-out of one frame, which is also ' +
+        'transport after render, sequencing and batching (`publish`); `emit` is the synchronous fan-out of one frame, which is also ' +
         'the event-loop stall it causes. The floor\'s `emit` is the same call without the library.',
         '',
         row(['N', 'hook (DB) ms', 'publish ms', 'emit ms p50 / p99', 'floor emit ms p50 / p99', 'DB time /b ms']),
