@@ -1,10 +1,13 @@
 import { serve } from './ipc.ts';
+import { crumbOf, post } from './poster.ts';
 import { sleep } from './stats.ts';
-import { openRawWs, openSocketIo, openSocketIoClient, Recorder, type Conn } from './wire.ts';
+import { Recorder, type MarkerSet } from './recorder.ts';
+import { openRawWs, openSocketIo, openSocketIoClient, type Conn } from './wire.ts';
 
 // All load clients, in one process pinned to core 1 by bench/run.ts. Connections are opened in
 // small concurrent batches (no connect avalanche, §5.1) and every one is subscribed before a
-// recording starts. Three kinds share one Recorder:
+// recording starts. The real path's form submissions leave from here too (poster.ts). Three kinds
+// of connection share one Recorder:
 // - "sio": raw ws speaking Engine.IO v4 / Socket.IO v5 (the default harness client);
 // - "ws": raw ws to the plain ws floor server;
 // - "sioclient": the real socket.io-client, for the cross-check run.
@@ -91,9 +94,9 @@ const close = async function (args: { kind: Kind }) {
 serve({
     connect,
     close,
-    record: (args: { base: number; count: number; warmup: number }) => {
+    record: (args: { base: number; count: number; warmup: number; markers?: MarkerSet }) => {
 
-        recorder.start(args.base, args.count, args.warmup);
+        recorder.start(args.base, args.count, args.warmup, args.markers);
         return true;
     },
     progress: () => ({
@@ -103,6 +106,8 @@ serve({
         open: { sio: pools.sio.filter((conn) => conn.open).length, ws: pools.ws.filter((conn) => conn.open).length, sioclient: pools.sioclient.filter((conn) => conn.open).length }
     }),
     summary: (args: { n: number }) => recorder.summary(args.n),
+    crumb: crumbOf,
+    post,
     exit: async () => {
 
         await Promise.all((Object.keys(pools) as Kind[]).map((kind) => close({ kind })));

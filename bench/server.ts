@@ -6,6 +6,7 @@ import { WebSocketServer } from 'ws';
 
 import { createBenchApp, type BenchApp, type Batch } from './app.ts';
 import { serve } from './ipc.ts';
+import { schedule } from './schedule.ts';
 import { now, percentile, sleep } from './stats.ts';
 
 // The system under test, pinned to core 0 by bench/run.ts. One process holds:
@@ -98,44 +99,6 @@ const start = async function (args: { batch?: Batch }) {
 };
 
 
-// Sends `count` broadcasts at `rate`/s on a fixed schedule. When the loop falls behind (a long
-// synchronous fan-out), the broadcasts already due go out back to back, one per macrotask: the
-// offered load stays the target, and every path gets the same turn structure (one broadcast per
-// turn, as if each came from its own request), so none is charged the harness's catch-up as loop lag.
-const schedule = function (rate: number, count: number, fire: (k: number, due: number) => void): Promise<{ lateMs: number[]; spanMs: number }> {
-
-    const lateMs: number[] = [];
-    return new Promise((resolve) => {
-
-        const begin = performance.now();
-        const beginAt = now();
-        let sent = 0;
-        const tick = () => {
-
-            const elapsed = performance.now() - begin;
-            if (sent < count && sent * 1000 / rate <= elapsed) {
-                lateMs.push(elapsed - sent * 1000 / rate);
-                fire(sent, beginAt + sent * 1000 / rate);
-                ++sent;
-                if (sent < count && sent * 1000 / rate <= elapsed) {
-                    setImmediate(tick);
-                    return;
-                }
-            }
-
-            if (sent >= count) {
-                resolve({ lateMs, spanMs: elapsed });
-                return;
-            }
-
-            setTimeout(tick, Math.max(0, begin + sent * 1000 / rate - performance.now()));
-        };
-
-        tick();
-    });
-};
-
-
 const run = async function (args: RunArgs) {
 
     const target = app!;
@@ -208,6 +171,7 @@ const run = async function (args: RunArgs) {
         achieved_rate: args.count > 1 ? (args.count - 1) / spanMs * 1000 : args.rate,
         schedule_late_p99_ms: percentile(lateMs, 99),
         server_cpu: (cpu.user + cpu.system) / 1000 / wall * 100,
+        server_cpu_ms: (cpu.user + cpu.system) / 1000,
         server_cpu_sys: cpu.system / 1000 / wall * 100,
         elu: elu.utilization,
         loop_lag_p99_ms: Math.max(0, lag.percentile(99) / 1e6 - LAG_RESOLUTION_MS),

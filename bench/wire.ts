@@ -1,315 +1,213 @@
+import { randomBytes } from 'node:crypto';
+import { connect as tcpConnect, type Socket } from 'node:net';
+
 import { io as ioConnect, type Socket as IoSocket } from 'socket.io-client';
-import WebSocket from 'ws';
 
-import { now, percentile } from './stats.ts';
+import { type ConnState, type Recorder } from './recorder.ts';
+import { now } from './stats.ts';
 
-// The load clients' side of the wire, kept as cheap as possible (reference §5.2): plain `ws`
-// sockets that speak Engine.IO v4 / Socket.IO v5 by hand, no per-socket timers, no JSON.parse of
-// broadcasts. A frame is scanned as bytes for the bench markers the template writes: each
-// message's `data-b` (broadcast id) and `data-t0` (save time), then the frame's `"seq":`. A batched
-// frame (html array) simply holds several markers, in order.
-
-const MARK_ID = Buffer.from('data-b=');
-const MARK_T0 = Buffer.from('data-t0=');
-const MARK_SEQ = Buffer.from('"seq":');
-
-const ZERO = 0x30;
-const NINE = 0x39;
-const DOT = 0x2e;
-
-// Per-delivery latencies go to a histogram of 0.1 ms bins up to 60 s, so N=5000 × hundreds of
-// broadcasts cost no allocation
-const BIN_MS = 0.1;
-const BINS = 600_000;
-
-
-/** Per-connection ordering state; reset lazily when a new recording starts. */
-export interface ConnState {
-    gen: number;
-    lastId: number;
-    lastSeq: number;
-}
-
-
-const skipToDigit = function (buf: Buffer, at: number): number {
-
-    while (at < buf.length && (buf[at]! < ZERO || buf[at]! > NINE)) {
-        ++at;
-    }
-
-    return at;
-};
-
-
-// Integer then optional fraction, read from ASCII digits in place
-const readNumber = function (buf: Buffer, at: number): [number, number] {
-
-    let value = 0;
-    while (at < buf.length && buf[at]! >= ZERO && buf[at]! <= NINE) {
-        value = value * 10 + buf[at]! - ZERO;
-        ++at;
-    }
-
-    if (buf[at] === DOT) {
-        ++at;
-        let scale = 0.1;
-        while (at < buf.length && buf[at]! >= ZERO && buf[at]! <= NINE) {
-            value += (buf[at]! - ZERO) * scale;
-            scale /= 10;
-            ++at;
-        }
-    }
-
-    return [value, at];
-};
-
-
-export interface RecordingSummary {
-    n: number;
-    broadcasts: number;
-    measured: number;
-    delivered: number;
-    expected: number;
-    /** Measured broadcasts that did not reach every subscriber. */
-    incomplete: number;
-    last_p50_ms: number | null;
-    last_p99_ms: number | null;
-    last_max_ms: number | null;
-    first_p50_ms: number | null;
-    first_p99_ms: number | null;
-    delivery_p50_ms: number | null;
-    delivery_p99_ms: number | null;
-    min_ms: number | null;
-    frames: number;
-    stray: number;
-    /** A message id not above the connection's previous one: duplicated or reordered. */
-    disorder: number;
-    /** A frame whose seq was not above the connection's previous frame. */
-    seq_errors: number;
-    /** user + system CPU of the client process over the recording, % of one core */
-    client_cpu: number;
-    /** the system (kernel) part of it: loopback TCP receive work lands here */
-    client_cpu_sys: number;
-    wall_ms: number;
-}
-
-
-/**
- * What the clients of one process saw during one recording: per broadcast id its arrival count and
- * first and last latency; per connection the order of ids and seqs.
- */
-export class Recorder {
-
-    gen = 0;
-    base = 0;
-    count = 0;
-    warmup = 0;
-    arrivals = new Uint32Array(0);
-    first = new Float64Array(0);
-    last = new Float64Array(0);
-    hist = new Uint32Array(BINS);
-    frames = 0;
-    stray = 0;
-    disorder = 0;
-    seqErrors = 0;
-    total = 0;
-    lastFrameAt = 0;
-    minLatency = Infinity;
-    #cpu = process.cpuUsage();
-    #startedAt = performance.now();
-
-    /** Records ids base .. base+count-1; the first `warmup` of them do not enter the statistics. */
-    start(base: number, count: number, warmup: number): void {
-
-        ++this.gen;
-        this.base = base;
-        this.count = count;
-        this.warmup = warmup;
-        this.arrivals = new Uint32Array(count);
-        this.first = new Float64Array(count).fill(Infinity);
-        this.last = new Float64Array(count).fill(-Infinity);
-        this.hist.fill(0);
-        this.frames = 0;
-        this.stray = 0;
-        this.disorder = 0;
-        this.seqErrors = 0;
-        this.total = 0;
-        this.minLatency = Infinity;
-        this.#cpu = process.cpuUsage();
-        this.#startedAt = performance.now();
-    }
-
-    /** One text frame as bytes, stamped on arrival (`t1`) before any parsing. */
-    frame(conn: ConnState, buf: Buffer, t1: number): void {
-
-        ++this.frames;
-        this.lastFrameAt = t1;
-        if (conn.gen !== this.gen) {
-            conn.gen = this.gen;
-            conn.lastId = -1;
-            conn.lastSeq = -1;
-        }
-
-        let inRange = false;
-        let at = buf.indexOf(MARK_ID);
-        while (at !== -1) {
-            const [id, afterId] = readNumber(buf, skipToDigit(buf, at + MARK_ID.length));
-            const t0At = buf.indexOf(MARK_T0, afterId);
-            if (t0At === -1) {
-                break;
-            }
-
-            const [t0, afterT0] = readNumber(buf, skipToDigit(buf, t0At + MARK_T0.length));
-            inRange = this.#deliver(conn, id, t0, t1) || inRange;
-            at = buf.indexOf(MARK_ID, afterT0);
-        }
-
-        const seqAt = buf.lastIndexOf(MARK_SEQ);
-        if (inRange && seqAt !== -1) {
-            const [seq] = readNumber(buf, seqAt + MARK_SEQ.length);
-            if (seq <= conn.lastSeq) {
-                ++this.seqErrors;
-            }
-
-            conn.lastSeq = seq;
-        }
-    }
-
-    #deliver(conn: ConnState, id: number, t0: number, t1: number): boolean {
-
-        const index = id - this.base;
-        if (index < 0 || index >= this.count) {
-            ++this.stray;                                       // Late frames of an earlier recording
-            return false;
-        }
-
-        if (id <= conn.lastId) {
-            ++this.disorder;
-            return true;
-        }
-
-        conn.lastId = id;
-        const latency = t1 - t0;
-        this.arrivals[index] = this.arrivals[index]! + 1;
-        ++this.total;
-        if (latency < this.first[index]!) {
-            this.first[index] = latency;
-        }
-
-        if (latency > this.last[index]!) {
-            this.last[index] = latency;
-        }
-
-        if (index >= this.warmup) {
-            this.minLatency = Math.min(this.minLatency, latency);
-            const bin = Math.min(BINS - 1, Math.max(0, Math.floor(latency / BIN_MS)));
-            this.hist[bin] = this.hist[bin]! + 1;
-        }
-
-        return true;
-    }
-
-    #histPercentile(p: number): number | null {
-
-        let total = 0;
-        for (let i = 0; i < BINS; ++i) {
-            total += this.hist[i]!;
-        }
-
-        if (!total) {
-            return null;
-        }
-
-        const rank = Math.max(1, Math.ceil(p / 100 * total));
-        let seen = 0;
-        for (let i = 0; i < BINS; ++i) {
-            seen += this.hist[i]!;
-            if (seen >= rank) {
-                return (i + 0.5) * BIN_MS;
-            }
-        }
-
-        return null;
-    }
-
-    summary(n: number): RecordingSummary {
-
-        const cpu = process.cpuUsage(this.#cpu);
-        const wall = performance.now() - this.#startedAt;
-        const lastLatencies: number[] = [];
-        const firstLatencies: number[] = [];
-        let delivered = 0;
-        let incomplete = 0;
-        for (let i = this.warmup; i < this.count; ++i) {
-            delivered += this.arrivals[i]!;
-            if (this.arrivals[i]! >= n) {
-                lastLatencies.push(this.last[i]!);
-            }
-            else {
-                ++incomplete;
-            }
-
-            if (this.arrivals[i]! > 0) {
-                firstLatencies.push(this.first[i]!);
-            }
-        }
-
-        const measured = this.count - this.warmup;
-        return {
-            n,
-            broadcasts: this.count,
-            measured,
-            delivered,
-            expected: measured * n,
-            incomplete,
-            last_p50_ms: percentile(lastLatencies, 50),
-            last_p99_ms: percentile(lastLatencies, 99),
-            last_max_ms: lastLatencies.length ? Math.max(...lastLatencies) : null,
-            first_p50_ms: percentile(firstLatencies, 50),
-            first_p99_ms: percentile(firstLatencies, 99),
-            delivery_p50_ms: this.#histPercentile(50),
-            delivery_p99_ms: this.#histPercentile(99),
-            min_ms: Number.isFinite(this.minLatency) ? this.minLatency : null,
-            frames: this.frames,
-            stray: this.stray,
-            disorder: this.disorder,
-            seq_errors: this.seqErrors,
-            client_cpu: (cpu.user + cpu.system) / 1000 / wall * 100,
-            client_cpu_sys: cpu.system / 1000 / wall * 100,
-            wall_ms: wall
-        };
-    }
-}
-
+// The load clients' side of the wire (reference §5.2). A client is a TCP socket that did the
+// WebSocket handshake by hand and reads frames straight off the stream: a 2-10 byte header, then
+// the payload, handed to the recorder as a slice of the chunk it arrived in. No `ws` (its receiver
+// is a stream with a parser object, a message event and a Buffer per message), no JSON.parse, no
+// per-socket timers; every frame of a chunk is stamped with the chunk's arrival time. Socket.IO v5
+// over Engine.IO v4 is spoken by hand on top. What the server sends is known: unfragmented text
+// frames, no compression.
 
 export interface Conn extends ConnState {
     close(): Promise<void>;
     readonly open: boolean;
 }
 
+const OP_TEXT = 0x1;
+const OP_CLOSE = 0x8;
+const OP_PING = 0x9;
+const OP_PONG = 0xa;
+const HEADER_END = Buffer.from('\r\n\r\n');
 
-const closeWs = function (ws: WebSocket): Promise<void> {
 
-    if (ws.readyState === WebSocket.CLOSED) {
-        return Promise.resolve();
+/** A client frame: masked, as the protocol requires; with a zero key the payload is copied as is. */
+const clientFrame = function (opcode: number, payload: Buffer): Buffer {
+
+    const length = payload.length;
+    const head = length < 126 ? 6 : length < 65536 ? 8 : 14;
+    const frame = Buffer.alloc(head + length);
+    frame[0] = 0x80 | opcode;
+    if (length < 126) {
+        frame[1] = 0x80 | length;
+    }
+    else if (length < 65536) {
+        frame[1] = 0x80 | 126;
+        frame.writeUInt16BE(length, 2);
+    }
+    else {
+        frame[1] = 0x80 | 127;
+        frame.writeBigUInt64BE(BigInt(length), 2);
     }
 
-    return new Promise((resolve) => {
-
-        // The closing handshake lets the server close TCP first, so TIME_WAIT lands on its side and
-        // the client's ephemeral ports stay free for the next phase; terminate() if it stalls
-        const timer = setTimeout(() => ws.terminate(), 2000);
-        ws.once('close', () => {
-
-            clearTimeout(timer);
-            resolve();
-        });
-        ws.close();
-    });
+    payload.copy(frame, head);
+    return frame;
 };
 
 
-const WS_OPTIONS = { perMessageDeflate: false, skipUTF8Validation: true } as const;
+/**
+ * One WebSocket connection: `onMessage(payload, t1, ws)` gets every text frame's payload, valid until
+ * it returns. Resolves once the server answered the upgrade with 101.
+ */
+export class RawWebSocket {
+
+    readonly socket: Socket;
+    readonly onMessage: (payload: Buffer, t1: number, ws: RawWebSocket) => void;
+    #upgraded = false;
+    #closed = false;
+    #rest: Buffer | null = null;
+
+    constructor(port: number, onMessage: (payload: Buffer, t1: number, ws: RawWebSocket) => void) {
+
+        this.onMessage = onMessage;
+        this.socket = tcpConnect({ host: '127.0.0.1', port, noDelay: true });
+        this.socket.on('close', () => {
+
+            this.#closed = true;
+        });
+    }
+
+    get open(): boolean {
+
+        return this.#upgraded && !this.#closed;
+    }
+
+    static connect(port: number, path: string, onMessage: (payload: Buffer, t1: number, ws: RawWebSocket) => void): Promise<RawWebSocket> {
+
+        const ws = new RawWebSocket(port, onMessage);
+        return new Promise((resolve, reject) => {
+
+            const fail = (error: Error) => {
+
+                ws.socket.destroy();
+                reject(error);
+            };
+
+            ws.socket.once('error', fail);
+            ws.socket.once('close', () => fail(new Error('closed during the handshake')));
+            ws.socket.once('connect', () => {
+
+                const key = randomBytes(16).toString('base64');
+                ws.socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+                    `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+            });
+
+            let head = Buffer.alloc(0);
+            const onHead = (chunk: Buffer) => {
+
+                head = Buffer.concat([head, chunk]);
+                const end = head.indexOf(HEADER_END);
+                if (end === -1) {
+                    return;
+                }
+
+                ws.socket.off('data', onHead);
+                ws.socket.removeAllListeners('error');
+                ws.socket.removeAllListeners('close');
+                ws.socket.on('close', () => {
+
+                    ws.#closed = true;
+                });
+                ws.socket.on('error', () => undefined);            // Followed by close
+                if (!head.subarray(0, 13).toString('latin1').startsWith('HTTP/1.1 101')) {
+                    fail(new Error(`upgrade refused: ${head.subarray(0, head.indexOf('\r\n')).toString()}`));
+                    return;
+                }
+
+                ws.#upgraded = true;
+                ws.socket.on('data', (data: Buffer) => ws.#data(data));
+                resolve(ws);
+                if (end + 4 < head.length) {
+                    ws.#data(head.subarray(end + 4));
+                }
+            };
+
+            ws.socket.on('data', onHead);
+        });
+    }
+
+    send(text: string): void {
+
+        if (this.open) {
+            this.socket.write(clientFrame(OP_TEXT, Buffer.from(text)));
+        }
+    }
+
+    /** The closing handshake, so the server closes TCP first and TIME_WAIT lands on its side. */
+    close(): Promise<void> {
+
+        if (this.#closed) {
+            return Promise.resolve();
+        }
+
+        return new Promise((resolve) => {
+
+            const timer = setTimeout(() => this.socket.destroy(), 2000);
+            this.socket.once('close', () => {
+
+                clearTimeout(timer);
+                resolve();
+            });
+            if (this.#upgraded) {
+                this.socket.write(clientFrame(OP_CLOSE, Buffer.alloc(0)));
+            }
+            else {
+                this.socket.destroy();
+            }
+        });
+    }
+
+    #data(chunk: Buffer): void {
+
+        const t1 = now();
+        const buf = this.#rest ? Buffer.concat([this.#rest, chunk]) : chunk;
+        let at = 0;
+        while (buf.length - at >= 2) {
+            let length = buf[at + 1]! & 0x7f;
+            let head = 2;
+            if (length === 126) {
+                if (buf.length - at < 4) {
+                    break;
+                }
+
+                length = buf.readUInt16BE(at + 2);
+                head = 4;
+            }
+            else if (length === 127) {
+                if (buf.length - at < 10) {
+                    break;
+                }
+
+                length = Number(buf.readBigUInt64BE(at + 2));
+                head = 10;
+            }
+
+            if (buf.length - at < head + length) {
+                break;
+            }
+
+            const opcode = buf[at]! & 0x0f;
+            const payload = buf.subarray(at + head, at + head + length);
+            at += head + length;
+            if (opcode === OP_TEXT) {
+                this.onMessage(payload, t1, this);
+            }
+            else if (opcode === OP_PING) {
+                this.socket.write(clientFrame(OP_PONG, payload));
+            }
+            else if (opcode === OP_CLOSE) {
+                this.socket.end();
+            }
+        }
+
+        this.#rest = at < buf.length ? Buffer.from(buf.subarray(at)) : null;
+    }
+}
 
 
 /**
@@ -318,24 +216,24 @@ const WS_OPTIONS = { perMessageDeflate: false, skipUTF8Validation: true } as con
  */
 export const openSocketIo = function (port: number, signed: string, recorder: Recorder, path = '/socket.io', namespace = '/turbo'): Promise<Conn> {
 
-    const ws = new WebSocket(`ws://127.0.0.1:${port}${path}/?EIO=4&transport=websocket`, WS_OPTIONS);
     const prefix = `4${namespace},`.length;                 // Where an ack's id starts after "43"
-    const conn: Conn = { gen: -1, lastId: -1, lastSeq: -1, close: () => closeWs(ws), get open() {
+    let ws: RawWebSocket | null = null;
+    const conn: Conn = { gen: -1, lastId: -1, lastSeq: -1, close: () => ws?.close() ?? Promise.resolve(), get open() {
 
-        return ws.readyState === WebSocket.OPEN;
+        return ws?.open ?? false;
     } };
 
     return new Promise<Conn>((resolve, reject) => {
 
         const fail = (error: Error) => {
 
-            ws.terminate();
+            ws?.socket.destroy();
             reject(error);
         };
 
-        ws.on('message', (data: Buffer) => {
+        const onMessage = (data: Buffer, t1: number, socket: RawWebSocket) => {
 
-            const t1 = now();
+            ws = socket;
             const type = data[0];
             if (type === 0x34) {                              // '4' engine.io message
                 const packet = data[1];
@@ -343,7 +241,7 @@ export const openSocketIo = function (port: number, signed: string, recorder: Re
                     recorder.frame(conn, data, t1);
                 }
                 else if (packet === 0x30) {                   // '0' CONNECT answered: the namespace is ours
-                    ws.send(`42${namespace},1["subscribe",{"signedStreamName":${JSON.stringify(signed)}}]`);
+                    ws!.send(`42${namespace},1["subscribe",{"signedStreamName":${JSON.stringify(signed)}}]`);
                 }
                 else if (packet === 0x33) {                   // '3' ACK of the subscribe
                     const ack = data.toString('utf8', prefix);
@@ -359,33 +257,31 @@ export const openSocketIo = function (port: number, signed: string, recorder: Re
                 }
             }
             else if (type === 0x32) {                         // '2' ping → '3' pong
-                ws.send('3');
+                ws!.send('3');
             }
             else if (type === 0x30) {                         // '0' open: join the namespace
-                ws.send(`40${namespace},`);
+                ws!.send(`40${namespace},`);
             }
-        });
-        ws.once('error', fail);
-        ws.once('close', () => reject(new Error('closed before subscribing')));
+        };
+
+        RawWebSocket.connect(port, `${path}/?EIO=4&transport=websocket`, onMessage).then((socket) => {
+
+            ws = socket;
+            socket.socket.once('close', () => reject(new Error('closed before subscribing')));
+        }, reject);
     });
 };
 
 
-/** A plain ws client of the raw floor server: every frame is a broadcast. */
-export const openRawWs = function (port: number, recorder: Recorder): Promise<Conn> {
+/** A plain WebSocket client of the raw floor server: every frame is a broadcast. */
+export const openRawWs = async function (port: number, recorder: Recorder): Promise<Conn> {
 
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/`, WS_OPTIONS);
-    const conn: Conn = { gen: -1, lastId: -1, lastSeq: -1, close: () => closeWs(ws), get open() {
+    const conn: Conn = { gen: -1, lastId: -1, lastSeq: -1, close: () => ws.close(), get open() {
 
-        return ws.readyState === WebSocket.OPEN;
+        return ws.open;
     } };
-
-    ws.on('message', (data: Buffer) => recorder.frame(conn, data, now()));
-    return new Promise<Conn>((resolve, reject) => {
-
-        ws.once('open', () => resolve(conn));
-        ws.once('error', reject);
-    });
+    const ws = await RawWebSocket.connect(port, '/', (data, t1) => recorder.frame(conn, data, t1));
+    return conn;
 };
 
 

@@ -87,11 +87,29 @@ export const openDatabase = async function (databaseUrl: string): Promise<Sequel
         }
     }
 
-    if (config.storage !== IN_MEMORY) {
-        await mkdir(dirname(config.storage), { recursive: true });
+    if (config.storage === IN_MEMORY) {
+        return new Sequelize({ dialect: 'sqlite', storage: config.storage, logging: false });
     }
 
-    return new Sequelize({ dialect: 'sqlite', storage: config.storage, logging: false });
+    await mkdir(dirname(config.storage), { recursive: true });
+    const sequelize = new Sequelize({ dialect: 'sqlite', storage: config.storage, logging: false });
+    await tuneSqlite(sequelize);
+    return sequelize;
+};
+
+
+/**
+ * A sqlite file in write-ahead-log mode: a commit appends to the log instead of rewriting pages
+ * through a rollback journal, readers do not block the writer, and with synchronous=NORMAL a commit
+ * does not wait for an fsync (the log is synced at checkpoints; a power cut may lose the last
+ * commits, never the file). journal_mode is kept in the file; synchronous is a setting of the
+ * connection, here Sequelize's default one, which every write outside an explicit transaction uses
+ * (its sqlite dialect opens a connection per transaction, which keeps sqlite's FULL).
+ */
+export const tuneSqlite = async function (sequelize: Sequelize): Promise<void> {
+
+    await sequelize.query('PRAGMA journal_mode=WAL');
+    await sequelize.query('PRAGMA synchronous=NORMAL');
 };
 
 

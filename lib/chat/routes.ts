@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 
 import Boom from '@hapi/boom';
 import type { Request, ResponseToolkit, ServerRoute } from '@hapi/hapi';
-import type { Attributes, FindOptions } from 'sequelize';
+import { ForeignKeyConstraintError, type Attributes, type FindOptions } from 'sequelize';
 
 import { TurboStream } from 'hapi-turbo';
 import { idParam, invalidForm, textField, validationMessages } from './forms.ts';
@@ -113,12 +113,17 @@ const messageRoutes: ServerRoute[] = [
         path: '/{roomId}/message_create',
         handler: async (request, h) => {
 
-            const room = await findRoom(request.params.roomId);
+            // No lookup first: the foreign key tells an unknown room, and a message costs one query
+            const room = { id: idParam(request.params.roomId, 'Room') };
             const text = textField(request, 'text');
             try {
                 await Message.create({ roomId: room.id, text });   // MessageStream.onSave appends it in every window
             }
             catch (error) {
+                if (error instanceof ForeignKeyConstraintError) {
+                    throw Boom.notFound('Room not found');
+                }
+
                 return invalidForm(h, 'chat/components/send_message_form', { room, text }, validationMessages(error));
             }
 

@@ -16,7 +16,7 @@ import { createHelpers } from './helpers.ts';
 import { ModelStream, wireModelStreams } from './model-stream.ts';
 import { discoverStreams, StreamRegistry } from './registry.ts';
 import { attachRefreshes, RefreshScheduler, type RefreshOptions } from './refresh.ts';
-import { renderFragments, type FragmentInput } from './renderer.ts';
+import { cachedTemplates, renderFragments, type FragmentInput, type VisionManager } from './renderer.ts';
 import { installRequestContext } from './request-context.ts';
 import { applyOptions, type ValidatedOptions } from './schemas.ts';
 import { signStreamName, verifyStreamName, type StreamSecret } from './signing.ts';
@@ -61,10 +61,12 @@ export interface HapiTurboOptions {
     /** Origins whose pages may open a socket: '*', a list of origins, or (default) the server's own. */
     origins?: '*' | string[];
     /**
-     * Broadcasts to one stream within one event-loop turn (`{ window: 0 }`, the default) or within
-     * `window` ms leave as one frame; `false` sends each broadcast as its own frame.
+     * `true` (the default, adaptive): a broadcast to an idle stream leaves at once, and broadcasts
+     * arriving while that frame is still being written leave together in the next one. `{ window }`:
+     * broadcasts to one stream within one event-loop turn (`window: 0`) or within `window` ms leave
+     * as one frame. `false` sends each broadcast as its own frame.
      */
-    batch?: false | { window?: number };
+    batch?: boolean | { window?: number };
     /**
      * Redis URL (`redis://…`): socket.io rooms go through the Redis Streams adapter, and sequence
      * counters and replay buffers live in Redis, so several processes serve the same streams and any
@@ -271,7 +273,7 @@ const register = async function (server: Server, rawOptions: HapiTurboOptions): 
         new MemoryTransport() :
         new SocketIoTransport({ listener: server.listener, path: options.path, secrets, authorize, identify, log, replay, adapter, origins: options.origins, limits: options.limits });
 
-    const renderTemplate = (template: string, context: object) => server.render(template, context, { layout: false } as never);
+    const renderTemplate = cachedTemplates(() => server.getViewsManager() as unknown as VisionManager | null, (template, context) => server.render(template, context, { layout: false } as never));
     const broadcaster = new Broadcaster({ transport, log, renderTemplate, replay, batch: options.batch });
     const refreshes = new RefreshScheduler(options.refresh, async (stream, requestId) => await broadcaster.broadcast([stream], [TurboStream.refresh({ requestId })]));
     installRequestContext(server);

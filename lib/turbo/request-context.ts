@@ -26,6 +26,11 @@ interface RequestContext {
 const storage = new AsyncLocalStorage<RequestContext>();
 const contexts = new WeakMap<Request, RequestContext>();
 
+// Whether the storage has been used. Until then no request needs a context of its own (every one
+// would read null), and AsyncLocalStorage is not switched on: once it is, async_hooks track every
+// promise of the process for good.
+let inUse = false;
+
 
 /** The `X-Turbo-Request-Id` of the HTTP request being handled, or null (no request, or no header). */
 export const currentRequestId = function (): string | null {
@@ -37,6 +42,7 @@ export const currentRequestId = function (): string | null {
 /** Runs `fn` as if it handled a request with that Turbo request id (scripts, jobs, tests). */
 export const runWithRequestId = function <T>(requestId: string | null, fn: () => T): T {
 
+    inUse = true;
     return storage.run({ requestId, socketId: storage.getStore()?.socketId ?? null }, fn);
 };
 
@@ -51,6 +57,7 @@ export const currentSocketId = function (): string | null {
 /** Runs `fn` as if it handled a request sent by the page whose socket is `socketId` (scripts, tests). */
 export const runWithSocketId = function <T>(socketId: string | null, fn: () => T): T {
 
+    inUse = true;
     return storage.run({ requestId: storage.getStore()?.requestId ?? null, socketId }, fn);
 };
 
@@ -74,13 +81,19 @@ const socketIdOf = function (request: Request): string | null {
  * entered in onRequest and carried by the promises the lifecycle creates from there on. Every request
  * enters a fresh one, even without the header, so nothing lingers from an earlier request. When a
  * request was injected, onRequest runs synchronously in the caller's own async context, which keeps
- * the store: the context is therefore emptied once the response is sent.
+ * the store: the context is therefore emptied once the response is sent. Until some request carries
+ * one of the headers (or a script runs with an id), there is nothing to keep and nothing is entered.
  */
 export const installRequestContext = function (server: Server): void {
 
     server.ext('onRequest', (request: Request, h: ResponseToolkit) => {
 
         const context: RequestContext = { requestId: requestIdOf(request), socketId: socketIdOf(request) };
+        if (!inUse && context.requestId === null && context.socketId === null) {
+            return h.continue;
+        }
+
+        inUse = true;
         contexts.set(request, context);
         storage.enterWith(context);
         return h.continue;

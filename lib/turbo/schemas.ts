@@ -43,8 +43,10 @@ export const pluginOptions = Joi.object({
     origins: Joi.alternatives(Joi.string().valid('*'), Joi.array().items(Joi.string().uri())),
     // Shares counters, replay buffers and socket.io rooms with every process using the same Redis
     redis: Joi.alternatives(Joi.string().uri({ scheme: ['redis', 'rediss'] }), Joi.object({ url: Joi.string().uri({ scheme: ['redis', 'rediss'] }).required() })),
-    // Broadcasts to one stream in the same event-loop turn (window 0) or within `window` ms leave as one frame
-    batch: Joi.alternatives(Joi.boolean().valid(false), Joi.object({ window: Joi.number().integer().min(0).max(1000).default(0) })).default({ window: 0 }),
+    // true (adaptive): a broadcast to an idle stream leaves at once, those arriving while its frame is
+    // being written share the next one. { window }: broadcasts to one stream in the same event-loop
+    // turn (window 0) or within `window` ms leave as one frame. false: a frame per broadcast.
+    batch: Joi.alternatives(Joi.boolean(), Joi.object({ window: Joi.number().integer().min(0).max(1000).default(0) })).default(true),
     replay: Joi.object({
         size: Joi.number().integer().min(0).default(REPLAY_DEFAULTS.size),
         maxAge: Joi.number().integer().min(0).default(REPLAY_DEFAULTS.maxAge),
@@ -82,7 +84,7 @@ export interface ValidatedOptions {
     assetsPath: string;
     auth?: false | string | object;
     origins?: '*' | string[];
-    batch: false | { window: number };
+    batch: boolean | { window: number };
     redis?: string | { url: string };
     replay: ReplayOptions;
     refresh: RefreshOptions;

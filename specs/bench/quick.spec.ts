@@ -3,10 +3,11 @@ import { after, before, describe, it } from 'node:test';
 
 import { createBenchApp, type BenchApp } from '../../bench/app.ts';
 import { now, sleep } from '../../bench/stats.ts';
-import { openSocketIo, Recorder, type Conn } from '../../bench/wire.ts';
+import { Recorder } from '../../bench/recorder.ts';
+import { openSocketIo, type Conn } from '../../bench/wire.ts';
 
 // The structural half of the bench (reference §5.6), small enough for every `npm test`: the bench
-// app and its raw-ws socket.io clients, in this process. It asserts what must hold whatever the
+// app and its raw WebSocket socket.io clients, in this process. It asserts what must hold whatever the
 // machine: every subscriber gets every broadcast, one render per broadcast, DB queries per
 // broadcast that do not grow with N, and order kept when many broadcasts leave in one tick. No
 // wall-clock assertion: timings belong to `npm run bench`.

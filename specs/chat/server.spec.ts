@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { inspect } from 'node:util';
 
+import { QueryTypes } from 'sequelize';
 import { io as connect } from 'socket.io-client';
 
 import { databaseOf, storageOf } from '../../lib/chat/database.ts';
@@ -90,6 +91,21 @@ describe('createServer', () => {
         finally {
             await fixture.close();
             await chat.close();
+        }
+    });
+
+    it('keeps a sqlite file in WAL mode with synchronous=NORMAL, so a message commits without a rollback journal or an fsync', async () => {
+
+        const { server, sequelize } = await createServer({ databaseUrl: `sqlite:${join(dir, 'chat.sqlite')}`, secret: SECRET });
+        try {
+            const [journal] = await sequelize.query('PRAGMA journal_mode', { type: QueryTypes.SELECT }) as { journal_mode: string }[];
+            const [sync] = await sequelize.query('PRAGMA synchronous', { type: QueryTypes.SELECT }) as { synchronous: number }[];
+            assert.equal(journal!.journal_mode, 'wal');
+            assert.equal(sync!.synchronous, 1, 'NORMAL');
+            await stat(join(dir, 'chat.sqlite-wal'));
+        }
+        finally {
+            await server.stop();
         }
     });
 

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, it } from 'node:test';
 
@@ -186,6 +189,55 @@ describe('decorations', () => {
         assert.deepEqual(memory.published.slice(-3).map((record) => [record.stream, record.seq]), [[`blog:TopicStream[${topic.id}]`, 1], ['blog:NoticeStream', 1], ['room/1', 1]]);
         await fixture.server.turbo.broadcast([], TurboStream.refresh());                 // Blank: nothing (plain-stream.spec.ts)
         assert.equal(memory.published.length, 3);
+    });
+});
+
+
+describe('template rendering', () => {
+
+    // A views folder of its own, so its files can be edited and removed
+    const serverOn = async function (isCached: boolean) {
+
+        const dir = await mkdtemp(join(tmpdir(), 'hapi-turbo-views-'));
+        await writeFile(join(dir, 'note.html'), '<p>{{text}} one</p>');
+        const server = Hapi.server();
+        await server.register(Vision);
+        server.views({ engines: { html: Handlebars.create() }, path: dir, isCached });
+        await server.register({ plugin: HapiTurbo, options: { secret: SECRET, streams: {}, transport: 'memory' } });
+        await server.initialize();
+        const render = () => server.turbo.render(TurboStream.update({ id: 'n' }, { template: 'note', context: { text: 'a' } }));
+        return { dir, server, render, close: async () => {
+
+            await server.stop();
+            await rm(dir, { recursive: true, force: true });
+        } };
+    };
+
+    it('looks a template up once while vision caches templates, so a broadcast does not wait for the file system', async () => {
+
+        const app = await serverOn(true);
+        try {
+            assert.match(await app.render(), /<p>a one<\/p>/);
+            await rm(join(app.dir, 'note.html'));
+            assert.match(await app.render(), /<p>a one<\/p>/, 'rendered from the cache: the file is not looked up again');
+            await assert.rejects(app.server.turbo.render(TurboStream.update({ id: 'n' }, { template: 'missing', context: {} })), /missing/);
+        }
+        finally {
+            await app.close();
+        }
+    });
+
+    it('renders every edit with isCached: false (development)', async () => {
+
+        const app = await serverOn(false);
+        try {
+            assert.match(await app.render(), /<p>a one<\/p>/);
+            await writeFile(join(app.dir, 'note.html'), '<p>{{text}} two</p>');
+            assert.match(await app.render(), /<p>a two<\/p>/);
+        }
+        finally {
+            await app.close();
+        }
     });
 });
 

@@ -226,23 +226,74 @@ describe('socket.io transport', () => {
         }
     });
 
-    it('sends the broadcasts of one event-loop turn to a stream as one frame, in order, each with its own seq', async () => {
+    const update = (n: number) => `<turbo-stream action="update" target="n"><template>${n}</template></turbo-stream>`;
 
-        await fixture.start();
-        const socket = await fixture.client();
+    /** Frames a subscribed client receives on "ticker" from `fixture`. */
+    const tickerFrames = async function (target: Fixture) {
+
+        const socket = await target.client();
         const frames: [string | string[], { seq: number; count?: number }][] = [];
         socket.on('turbo-stream', (html: string | string[], meta: { seq: number; count?: number }) => frames.push([html, meta]));
-        await fixture.subscribe(socket, fixture.server.turbo.sign('ticker'));
+        await target.subscribe(socket, target.server.turbo.sign('ticker'));
+        return frames;
+    };
 
-        await Promise.all([1, 2, 3].map((n) => fixture.server.turbo.broadcast('ticker', TurboStream.update({ id: 'n' }, { text: `${n}` }))));
-        await fixture.server.turbo.broadcast('ticker', TurboStream.update({ id: 'n' }, { text: '4' }));
-        await eventually(() => assert.equal(frames.length, 2));
+    const tick = (target: Fixture, n: number) => target.server.turbo.broadcast('ticker', TurboStream.update({ id: 'n' }, { text: `${n}` }));
 
-        const update = (n: number) => `<turbo-stream action="update" target="n"><template>${n}</template></turbo-stream>`;
-        assert.deepEqual(frames[0]![0], [update(1), update(2), update(3)]);
-        assert.deepEqual({ ...frames[0]![1], epoch: undefined }, { stream: 'ticker', epoch: undefined, seq: 3, count: 3 });
-        assert.deepEqual(frames[1], [update(4), { stream: 'ticker', epoch: fixture.server.turbo.position('ticker').epoch, seq: 4 }]);
-        assert.equal(fixture.server.turbo.stats.frames, 2);
+    it('by default sends a broadcast to an idle stream at once, and those arriving while its frame is written as the next frame, in order', async () => {
+
+        await fixture.start();
+        const frames = await tickerFrames(fixture);
+        const before = fixture.server.turbo.stats.frames;
+
+        // 1 finds the stream idle and leaves in the turn it was made in, before any check phase
+        let checked = false;
+        setImmediate(() => {
+
+            checked = true;
+        });
+        const sending = [1, 2, 3].map((n) => tick(fixture, n));
+        await sending[0];
+        assert.equal(checked, false, 'published without waiting for another event-loop turn');
+
+        // 2 and 3 were ready while 1 was being written: one frame, each with its own seq
+        await Promise.all(sending);
+        await tick(fixture, 4);
+        await eventually(() => assert.equal(frames.length, 3));
+
+        const epoch = fixture.server.turbo.position('ticker').epoch;
+        assert.deepEqual(frames[0], [update(1), { stream: 'ticker', epoch, seq: 1 }]);
+        assert.deepEqual(frames[1], [[update(2), update(3)], { stream: 'ticker', epoch, seq: 3, count: 2 }]);
+        assert.deepEqual(frames[2], [update(4), { stream: 'ticker', epoch, seq: 4 }]);
+        assert.equal(fixture.server.turbo.stats.frames - before, 3);
+
+        // Once the loop has turned with nothing new, the stream is idle: one frame per broadcast again
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        await tick(fixture, 5);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        await tick(fixture, 6);
+        await eventually(() => assert.equal(frames.length, 5));
+        assert.deepEqual(frames.slice(3).map(([html, meta]) => [html, meta.seq]), [[update(5), 5], [update(6), 6]]);
+    });
+
+    it('coalesces the broadcasts of one event-loop turn with batch: { window: 0 }', async () => {
+
+        const ticked = await createFixture({ batch: { window: 0 } });
+        try {
+            await ticked.start();
+            const frames = await tickerFrames(ticked);
+            await Promise.all([1, 2, 3].map((n) => tick(ticked, n)));
+            await tick(ticked, 4);
+            await eventually(() => assert.equal(frames.length, 2));
+
+            assert.deepEqual(frames[0]![0], [update(1), update(2), update(3)]);
+            assert.deepEqual({ ...frames[0]![1], epoch: undefined }, { stream: 'ticker', epoch: undefined, seq: 3, count: 3 });
+            assert.deepEqual(frames[1], [update(4), { stream: 'ticker', epoch: ticked.server.turbo.position('ticker').epoch, seq: 4 }]);
+            assert.equal(ticked.server.turbo.stats.frames, 2);
+        }
+        finally {
+            await ticked.close();
+        }
     });
 
     it('sends every broadcast as its own frame with batch: false', async () => {
