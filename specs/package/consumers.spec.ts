@@ -330,6 +330,19 @@ describe('the packed package', { timeout: 2 * INSTALL_TIMEOUT_MS }, () => {
         assert.ok(errors.every((error) => / TS2322: /.test(error)), errors.join('\n'));
     });
 
+    it('lets an app\'s bundler build hapi-turbo/client, with Turbo and the socket.io client from the app\'s node_modules', async () => {
+
+        const { dir } = apps.esm;
+        writeFileSync(join(dir, 'client.mjs'), 'import \'hapi-turbo/client\';\n');
+        const esbuild = join(ROOT, 'node_modules', 'esbuild', 'bin', 'esbuild');
+        await succeed(esbuild, ['client.mjs', '--bundle', '--format=esm', '--platform=browser', '--outfile=bundle.js', '--log-level=error'], dir);
+        const bundle = readFileSync(join(dir, 'bundle.js'), 'utf8');
+        assert.match(bundle, /customElements\.define\(ELEMENT, TurboSocketStreamSourceElement\)/);
+        assert.match(bundle, /node_modules\/@hotwired\/turbo\//);
+        assert.match(bundle, /node_modules\/socket\.io-client\//);
+        assert.equal(bundle.match(/^\/\/ node_modules\/hapi-turbo\/dist\/client\/hapi-turbo\.js$/gm)?.length, 1);
+    });
+
     it('shares one copy of hapi and sequelize with an app pinned to the oldest versions it allows', async () => {
 
         for (const [name, version] of Object.entries(PINNED)) {
