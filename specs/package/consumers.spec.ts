@@ -304,6 +304,13 @@ describe('the packed package', { timeout: 2 * INSTALL_TIMEOUT_MS }, () => {
         await assertServesLivePages(apps.esm.dir, 'server.mjs', 'hello from esm');
     });
 
+    it('names the packages to install when the redis option is used without them', async () => {
+
+        const result = await run(process.execPath, ['redis.mjs'], apps.esm.dir, 30_000);
+        assert.notEqual(result.code, 0);
+        assert.match(result.stderr, /hapi-turbo's redis option needs the packages redis and @socket\.io\/redis-streams-adapter, and redis is not installed: npm install redis @socket\.io\/redis-streams-adapter/);
+    });
+
     it('serves live pages to a CommonJS app, through require()', async () => {
 
         await assertServesLivePages(apps.cjs.dir, 'server.cjs', 'hello from commonjs');
