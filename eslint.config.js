@@ -24,5 +24,11 @@ export default tseslint.config(
     {
         files: ['static/**/*.js'],
         languageOptions: { globals: { ...globals.browser } }
+    },
+    {
+        // The CommonJS app of the package specs, which must require() the package
+        files: ['**/*.cjs'],
+        languageOptions: { sourceType: 'commonjs' },
+        rules: { '@typescript-eslint/no-require-imports': 'off' }
     }
 );

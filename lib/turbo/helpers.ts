@@ -35,7 +35,8 @@ const flatten = function (args: unknown[]): unknown[] {
  * - {{turbo_plain_stream room "messages"}}: one plain stream named by several parts, for turbo_subscribe;
  * - {{turbo_component "chat:AlertComponent"}}: a component's subscription and first state;
  * - {{turbo_refreshes_with method="morph" scroll="preserve"}}: how the page applies refreshes;
- * - {{turbo_head}}: the module scripts for Turbo, the socket.io client and the element.
+ * - {{turbo_head}}: the module scripts for Turbo, the socket.io client and the element; with
+ *   `scripts=false` only the meta tags, for pages whose bundle imports hapi-turbo/client.
  */
 export const createHelpers = function (context: HelperContext) {
 
@@ -104,9 +105,12 @@ export const createHelpers = function (context: HelperContext) {
                 `<meta name="turbo-refresh-scroll" content="${escapeHtml(refreshes.scroll)}">`
             ] : [],
             `<meta name="hapi-turbo-socket-path" content="${escapeHtml(context.socketPath)}">`,
-            `<script type="module" src="${assets}/turbo.es2017-esm.js"></script>`,
-            `<script type="module" src="${assets}/socket.io.esm.min.js"></script>`,
-            `<script type="module" src="${assets}/hapi-turbo.js"></script>`
+            // scripts=false: the app bundles hapi-turbo/client itself, with its own copy of Turbo
+            ...options?.hash?.scripts === false ? [] : [
+                `<script type="module" src="${assets}/turbo.es2017-esm.js"></script>`,
+                `<script type="module" src="${assets}/socket.io.esm.min.js"></script>`,
+                `<script type="module" src="${assets}/hapi-turbo.js"></script>`
+            ]
         ].join('\n'));
     };
 

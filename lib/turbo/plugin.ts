@@ -1,13 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import Boom from '@hapi/boom';
 import type { Plugin, Request, ResponseObject, ResponseToolkit, RouteOptionsAccess, Server } from '@hapi/hapi';
 import Inert from '@hapi/inert';
 import type {} from '@hapi/vision';
-import type { Server as SocketIoServer } from 'socket.io';
+import type { ServerOptions as SocketIoServerOptions, Server as SocketIoServer } from 'socket.io';
 
 import { Broadcaster, type BroadcastObserver, type BroadcastStats, type Transport } from './broadcaster.ts';
 import { componentResolver, partialRenderer, type ViewsManager } from './components.ts';
@@ -21,9 +20,7 @@ import { installRequestContext } from './request-context.ts';
 import { applyOptions, type ValidatedOptions } from './schemas.ts';
 import { signStreamName, verifyStreamName, type StreamSecret } from './signing.ts';
 import { bindStream, runtimeOf, Stream, unbindStream } from './stream.ts';
-import { createAdapter } from '@socket.io/redis-streams-adapter';
-
-import { connectRedis, RedisStreamLog, type RedisClient } from './redis.ts';
+import { connectRedis, loadRedis, RedisStreamLog, type RedisClient } from './redis.ts';
 import { ReplayLog, type ReplayOptions, type StreamLog, type StreamPosition } from './replay.ts';
 import { createAuthorizer } from './subscriptions.ts';
 import { MemoryTransport } from './transports/memory.ts';
@@ -32,8 +29,10 @@ import { instanceOf, toViewContext } from './view-context.ts';
 
 export const TURBO_STREAM_TYPE = 'text/vnd.turbo-stream.html';
 
+// Found through the package's own name, so the same code works from lib/turbo/ and from dist/
 const require = createRequire(import.meta.url);
-const pkg = require('../../package.json') as { name: string; version: string };
+const ROOT = dirname(require.resolve('hapi-turbo/package.json'));
+const pkg = require(join(ROOT, 'package.json')) as { name: string; version: string };
 
 /** Options of `server.register({ plugin: HapiTurbo, options })`; see docs/protocol.md and the README. */
 export interface HapiTurboOptions {
@@ -129,7 +128,7 @@ declare module '@hapi/hapi' {
 export const liveTurbos = new Set<TurboApi>();
 
 
-const STATIC = fileURLToPath(new URL('../../static/turbo/', import.meta.url));
+const STATIC = join(ROOT, 'static', 'turbo');
 
 // A Map: names come from the URL, and a plain object would also answer to __proto__, constructor…
 const assetFiles = function (): Map<string, string> {
@@ -262,8 +261,9 @@ const register = async function (server: Server, rawOptions: HapiTurboOptions): 
     const redisUrl = typeof options.redis === 'string' ? options.redis : options.redis?.url;
     const redis: RedisClient[] = [];
     let replay: StreamLog = new ReplayLog(options.replay);
-    let adapter: ReturnType<typeof createAdapter> | undefined;
+    let adapter: SocketIoServerOptions['adapter'] | undefined;
     if (redisUrl) {
+        const { createAdapter } = await loadRedis();
         redis.push(await connectRedis(redisUrl, log, { failFast: true }), await connectRedis(redisUrl, log, { failFast: false }));
         replay = new RedisStreamLog(redis[0]!, options.replay);
         adapter = createAdapter(redis[1]!, { blockTimeInMs: 1000 });

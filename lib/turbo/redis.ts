@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 
-import { createClient } from 'redis';
+import type { createClient } from 'redis';
 
 import { REPLAY_DEFAULTS, type AppendOptions, type ReplayOptions, type ReplayRecord, type Resume, type StreamLog, type StreamPosition } from './replay.ts';
 
@@ -38,6 +38,38 @@ if not epoch or redis.call('EXISTS', KEYS[1]) == 0 then
 end
 return { epoch, tonumber(redis.call('GET', KEYS[1])) }
 `;
+
+// The packages of the `redis` option. They are optional peers: only apps that use the option install
+// them, so they are loaded on first use.
+const REDIS_PACKAGES = ['redis', '@socket.io/redis-streams-adapter'] as const;
+
+const importPackage = async function <T>(name: typeof REDIS_PACKAGES[number], load: () => Promise<T>): Promise<T> {
+
+    try {
+        return await load();
+    }
+    catch (error) {
+        const { code, message } = error as { code?: string; message?: string };
+        if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && message?.includes(`'${name}'`)) {
+            throw new Error(`hapi-turbo's redis option needs the packages ${REDIS_PACKAGES.join(' and ')}, and ${name} is not installed: npm install ${REDIS_PACKAGES.join(' ')}`, { cause: error });
+        }
+
+        throw error;
+    }
+};
+
+
+/** The Redis client and the socket.io Redis Streams adapter, imported when the `redis` option is used. */
+export const loadRedis = async function () {
+
+    const [redis, adapter] = await Promise.all([
+        importPackage('redis', () => import('redis')),
+        importPackage('@socket.io/redis-streams-adapter', () => import('@socket.io/redis-streams-adapter'))
+    ]);
+
+    return { createClient: redis.createClient, createAdapter: adapter.createAdapter };
+};
+
 
 const keys = (stream: string) => [`${PREFIX}seq:${stream}`, `${PREFIX}epoch:${stream}`, `${PREFIX}log:${stream}`];
 const newEpoch = () => randomBytes(6).toString('hex');
@@ -138,6 +170,7 @@ export class RedisStreamLog implements StreamLog {
  */
 export const connectRedis = async function (url: string, log: (tags: string[], data: object) => void, options: { failFast: boolean }): Promise<RedisClient> {
 
+    const { createClient } = await loadRedis();
     const client = createClient({ url, disableOfflineQueue: options.failFast, socket: { reconnectStrategy: (retries) => Math.min(100 * 2 ** retries, 2000) } });
     let down = false;
     client.on('error', (error: Error) => {

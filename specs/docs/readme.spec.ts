@@ -10,8 +10,8 @@ import { parseFencedBlocks, relativeLinkTargets } from './markdown.ts';
 const ROOT = new URL('../../', import.meta.url);
 const README = readFileSync(new URL('README.md', ROOT), 'utf8');
 
-// A quickstart block opens with a comment naming its file: `// server.ts`, `<!-- views/board.html -->`
-const FILE_COMMENT = /^(?:\/\/\s*(\S+\.ts)|<!--\s*(\S+\.html)\s*-->)$/;
+// A quickstart block opens with a comment naming its file: `// server.js`, `// src/server.ts`, `<!-- views/board.html -->`
+const FILE_COMMENT = /^(?:\/\/\s*(\S+\.[jt]s)|<!--\s*(\S+\.html)\s*-->)$/;
 
 
 describe('README.md', () => {
@@ -26,12 +26,13 @@ describe('README.md', () => {
 
         const quickstart = parseFencedBlocks(README).filter((block) => FILE_COMMENT.test(block.lines[0]?.trim() ?? ''));
         const files = quickstart.map((block) => FILE_COMMENT.exec(block.lines[0]!.trim())!.slice(1).find(Boolean));
+        assert.ok(files.some((file) => file?.endsWith('.js')), 'no quickstart block opens with // <file>.js');
         assert.ok(files.some((file) => file?.endsWith('.ts')), 'no quickstart block opens with // <file>.ts');
         assert.ok(files.some((file) => file?.endsWith('.html')), 'no quickstart block opens with <!-- <file>.html -->');
 
         for (const block of quickstart) {
             const code = block.lines.join('\n');
-            if (block.language === 'ts') {
+            if (block.language === 'ts' || block.language === 'js') {
                 const { diagnostics = [] } = ts.transpileModule(code, { reportDiagnostics: true, compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext } });
                 assert.deepEqual(diagnostics.map((item) => ts.flattenDiagnosticMessageText(item.messageText, '\n')), [], `README.md:${block.line}`);
             }

@@ -167,6 +167,18 @@ describe('decorations', () => {
         assert.deepEqual({ epoch, seq: Number(seq) }, fixture.server.turbo.position(topic), 'the page records where the stream stood');
     });
 
+    it('leaves the scripts out of {{turbo_head scripts=false}}, for pages that bundle hapi-turbo/client', async () => {
+
+        fixture = await createFixture({ transport: 'memory' });
+        fixture.server.route({ method: 'GET', path: '/bundled', handler: (request, h) => h.view('blog/bundled', {}) });
+        await fixture.server.initialize();
+        const res = await fixture.server.inject('/bundled');
+        assert.equal(res.statusCode, 200);
+        assert.match(res.payload, /<meta name="hapi-turbo-socket-path" content="\/socket.io">/);
+        assert.doesNotMatch(res.payload, /\/_turbo\//);
+        assert.match(res.payload, /<turbo-socket-stream-source signed-stream-name="[^"]+"/);
+    });
+
     it('refuses {{turbo_subscribe}} without a stream', async () => {
 
         fixture = await createFixture({ transport: 'memory' });
