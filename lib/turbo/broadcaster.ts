@@ -1,7 +1,7 @@
 import { renderFragments, type FragmentInput, type TemplateRenderer } from './renderer.ts';
 import type { ReplayRecord, StreamLog, StreamPosition } from './replay.ts';
 import { currentSocketId } from './request-context.ts';
-import { Stream, type BroadcastOptions, type StreamRuntime } from './stream.ts';
+import { Stream, type BroadcastOptions } from './stream.ts';
 import { activeDiverter, broadcastsSuppressed } from './suppression.ts';
 
 /** One message on one stream: the rendered <turbo-stream> markup and its place (epoch, seq) in the stream. */
@@ -72,7 +72,7 @@ const noop = () => undefined;
  * The pipeline every broadcast takes: render once, give each stream the next `seq`, publish in
  * call order per stream (a slow render never lets a later broadcast overtake it), tell observers.
  */
-export class Broadcaster implements StreamRuntime {
+export class Broadcaster {
 
     readonly stats: BroadcastStats = { broadcasts: 0, renders: 0, templates: 0, errors: 0, frames: 0 };
     readonly transport: Transport;

@@ -1,4 +1,4 @@
-import { liveTurbos } from './plugin.ts';
+import { liveRuntimes } from './runtime.ts';
 
 
 /**
@@ -8,5 +8,5 @@ import { liveTurbos } from './plugin.ts';
  */
 export const drainBroadcasts = async function (): Promise<void> {
 
-    await Promise.all([...liveTurbos].map((turbo) => turbo.drain()));
+    await Promise.all([...liveRuntimes].map((runtime) => runtime.drain()));
 };

@@ -4,6 +4,9 @@ import { currentRequestId } from './request-context.ts';
 // A fragment is one <turbo-stream> element before its content is rendered. Building is synchronous
 // and validates everything; rendering (renderer.ts) is the only place templates run.
 
+/** The media type of <turbo-stream> markup, in responses and in the Accept header of Turbo's form submissions. */
+export const TURBO_STREAM_TYPE = 'text/vnd.turbo-stream.html';
+
 export type Target = { id: string; selector?: never } | { selector: string; id?: never };
 
 export type Content =

@@ -1,8 +1,8 @@
-export { plugin, plugin as default, TURBO_STREAM_TYPE, type HapiTurboOptions, type TurboApi } from './plugin.ts';
+export { plugin, plugin as default, type HapiTurboOptions, type TurboApi } from './plugin.ts';
 export { Stream, type StreamRuntime, type BroadcastOptions, type StreamOptions } from './stream.ts';
 export { BroadcastComponent, UserBroadcastComponent, componentDomId, type ComponentContext } from './components.ts';
 export { ModelStream } from './model-stream.ts';
-export { TurboStream, FragmentError, type Fragment, type Content, type Target, type FragmentOptions, type RefreshFragmentOptions } from './fragment.ts';
+export { TurboStream, FragmentError, TURBO_STREAM_TYPE, type Fragment, type Content, type Target, type FragmentOptions, type RefreshFragmentOptions } from './fragment.ts';
 export { TrustedHtml, escapeHtml } from './escape.ts';
 export { signStreamName, verifyStreamName, type StreamSecret } from './signing.ts';
 export { toViewContext } from './view-context.ts';

@@ -2,8 +2,8 @@ import { AsyncResource } from 'node:async_hooks';
 
 import { Model, type ModelStatic, type Transaction } from 'sequelize';
 
-import { refreshRow, type RefreshTargets } from './refresh.ts';
-import { Stream } from './stream.ts';
+import type { RefreshTargets } from './refresh.ts';
+import { runtimeOf, Stream } from './stream.ts';
 import { instanceOf } from './view-context.ts';
 
 export type AnyModel = ModelStatic<Model>;
@@ -90,11 +90,6 @@ const primaryKeyOf = function (instance: Model): PrimaryKey | undefined {
 };
 
 
-/** Runs hook bodies for one registered stream class; the broadcaster catches and logs their errors. */
-export interface HookRunner {
-    (cls: ModelStreamClass, body: () => unknown, about: { model: string; event: string }): Promise<void>;
-}
-
 const HOOK_NAME = 'hapi-turbo';
 const STREAM_PROPERTY = 'stream';
 
@@ -126,11 +121,28 @@ const afterCommit = async function (options: { transaction?: Transaction | null 
 };
 
 
+// A row's write, for one stream class: the runtime the class is bound to (none once its server
+// stopped) runs the hook body, schedules the refreshes and logs what failed
+const runHook = function (cls: ModelStreamClass, instance: Model, call: (stream: ModelStream) => unknown, about: { model: string; event: string }): Promise<void> {
+
+    const runtime = runtimeOf(cls);
+    if (!runtime) {
+        return Promise.resolve();
+    }
+
+    return runtime.runHook(() => {
+
+        const stream = new cls(instance as never);
+        return Promise.all([runtime.refreshRow(cls, stream, instance), call(stream)]);
+    }, about);
+};
+
+
 /**
  * Installs the Sequelize hooks for every model that has ModelStreams. Hooks are named, so registering
  * again (a new server in the same process) replaces them instead of firing twice.
  */
-export const wireModelStreams = function (classes: readonly ModelStreamClass[], run: HookRunner): void {
+export const wireModelStreams = function (classes: readonly ModelStreamClass[]): void {
 
     const byModel = new Map<AnyModel, ModelStreamClass[]>();
     for (const cls of classes) {
@@ -161,11 +173,7 @@ export const wireModelStreams = function (classes: readonly ModelStreamClass[], 
 
             return (instance: Model, options: { transaction?: Transaction | null }) => afterCommit(options, async () => {
 
-                await Promise.all(streams.map((cls) => run(cls, () => {
-
-                    const stream = new cls(instance as never);
-                    return Promise.all([refreshRow(cls, stream, instance), call(stream, instance, options)]);
-                }, { model: model.name, event })));
+                await Promise.all(streams.map((cls) => runHook(cls, instance, (stream) => call(stream, instance, options), { model: model.name, event })));
             });
         };
 

@@ -1,38 +1,30 @@
-import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 
-import Boom from '@hapi/boom';
 import type { Plugin, Request, ResponseObject, ResponseToolkit, RouteOptionsAccess, Server } from '@hapi/hapi';
 import Inert from '@hapi/inert';
 import type {} from '@hapi/vision';
-import type { ServerOptions as SocketIoServerOptions, Server as SocketIoServer } from 'socket.io';
+import type { Server as SocketIoServer } from 'socket.io';
 
-import { Broadcaster, type BroadcastObserver, type BroadcastStats, type Transport } from './broadcaster.ts';
+import { ROOT, routeAssets } from './assets.ts';
+import type { BroadcastObserver, BroadcastStats, Transport } from './broadcaster.ts';
 import { componentResolver, partialRenderer, type ViewsManager } from './components.ts';
-import { TurboStream } from './fragment.ts';
+import { TURBO_STREAM_TYPE } from './fragment.ts';
 import { createHelpers } from './helpers.ts';
-import { ModelStream, wireModelStreams } from './model-stream.ts';
-import { discoverStreams, StreamRegistry } from './registry.ts';
-import { attachRefreshes, RefreshScheduler, type RefreshOptions } from './refresh.ts';
-import { cachedTemplates, renderFragments, type FragmentInput, type VisionManager } from './renderer.ts';
+import { IdentityBridge } from './identity.ts';
+import { wireModelStreams } from './model-stream.ts';
+import type { RefreshOptions } from './refresh.ts';
+import type { StreamRegistry } from './registry.ts';
+import { cachedTemplates, type FragmentInput, type VisionManager } from './renderer.ts';
+import type { ReplayOptions, StreamPosition } from './replay.ts';
 import { installRequestContext } from './request-context.ts';
-import { applyOptions, type ValidatedOptions } from './schemas.ts';
-import { signStreamName, verifyStreamName, type StreamSecret } from './signing.ts';
-import { bindStream, runtimeOf, Stream, unbindStream } from './stream.ts';
-import { connectRedis, loadRedis, RedisStreamLog, type RedisClient } from './redis.ts';
-import { ReplayLog, type ReplayOptions, type StreamLog, type StreamPosition } from './replay.ts';
-import { createAuthorizer } from './subscriptions.ts';
-import { MemoryTransport } from './transports/memory.ts';
-import { SocketIoTransport, type SocketLimits } from './transports/socket-io.ts';
-import { instanceOf, toViewContext } from './view-context.ts';
+import { TurboRuntime } from './runtime.ts';
+import { applyOptions } from './schemas.ts';
+import type { StreamSecret } from './signing.ts';
+import type { SocketLimits } from './transports/socket-io.ts';
+import { toViewContext } from './view-context.ts';
 
-export const TURBO_STREAM_TYPE = 'text/vnd.turbo-stream.html';
-
-// Found through the package's own name, so the same code works from lib/turbo/ and from dist/
-const require = createRequire(import.meta.url);
-const ROOT = dirname(require.resolve('hapi-turbo/package.json'));
-const pkg = require(join(ROOT, 'package.json')) as { name: string; version: string };
+const pkg = createRequire(import.meta.url)(join(ROOT, 'package.json')) as { name: string; version: string };
 
 /** Options of `server.register({ plugin: HapiTurbo, options })`; see docs/protocol.md and the README. */
 export interface HapiTurboOptions {
@@ -124,79 +116,6 @@ declare module '@hapi/hapi' {
 }
 
 
-/** The turbo API of every server registered and not yet stopped in this process (for the testing kit). */
-export const liveTurbos = new Set<TurboApi>();
-
-
-const STATIC = join(ROOT, 'static', 'turbo');
-
-// A Map: names come from the URL, and a plain object would also answer to __proto__, constructor…
-const assetFiles = function (): Map<string, string> {
-
-    const turbo = join(dirname(require.resolve('@hotwired/turbo/package.json')), 'dist');
-    const socketIo = join(dirname(require.resolve('socket.io-client/package.json')), 'dist');
-    return new Map([
-        ['hapi-turbo.js', join(STATIC, 'hapi-turbo.js')],
-        ['stream-client.js', join(STATIC, 'stream-client.js')],
-        ['turbo.es2017-esm.js', join(turbo, 'turbo.es2017-esm.js')],
-        ['socket.io.esm.min.js', join(socketIo, 'socket.io.esm.min.js')],
-        ['socket.io.esm.min.js.map', join(socketIo, 'socket.io.esm.min.js.map')]
-    ]);
-};
-
-
-const subscribed = async function (client: RedisClient, channel: string): Promise<void> {
-
-    for (const until = Date.now() + 2000; Date.now() < until;) {
-        const counts = await client.pubSubNumSub(channel).catch(() => ({} as Record<string, number>));
-        if (Number(counts[channel] ?? 0) > 0) {
-            return;
-        }
-
-        await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-};
-
-
-// The streams a page's context can subscribe to: rows with a ModelStream, Stream instances, and
-// every registered stream class that takes no arguments
-const streamsIn = function (context: object, registry: StreamRegistry): string[] {
-
-    const names = new Set<string>();
-    const visit = (value: unknown, depth: number) => {
-
-        if (value === null || typeof value !== 'object' || depth > 4) {
-            return;
-        }
-
-        if (value instanceof Stream) {
-            names.add(value.name);
-            return;
-        }
-
-        const instance = instanceOf(value);
-        if (instance) {
-            const stream = (instance as unknown as { stream?: unknown }).stream;
-            if (stream instanceof Stream) {
-                names.add(stream.name);
-            }
-        }
-
-        for (const item of Array.isArray(value) ? value : Object.values(value)) {
-            visit(item, depth + 1);
-        }
-    };
-
-    visit(context, 0);
-    for (const [identity, cls] of registry.entries) {
-        if (cls.length === 0 && !(cls.prototype instanceof ModelStream)) {
-            names.add(identity);
-        }
-    }
-
-    return [...names];
-};
-
 
 const acceptsTurboStream = function (request: Request): boolean {
 
@@ -205,181 +124,74 @@ const acceptsTurboStream = function (request: Request): boolean {
 };
 
 
-// The route sockets are identified through: hapi runs the app's own auth for the handshake headers
-const identityAuth = function (server: Server, option: ValidatedOptions['auth']): RouteOptionsAccess | false {
+// server.turbo: the runtime, in the words of streamables (rows, Streams, names) and fragment lists
+const turboApi = function (runtime: TurboRuntime): TurboApi {
 
-    if (option === false) {
-        return false;
+    return {
+        broadcast: (streamables, ...fragments) => runtime.broadcastTo(streamables, fragments),
+        broadcastToOthers: (streamables, ...fragments) => runtime.broadcastTo(streamables, fragments, { toOthers: true }),
+        render: (...fragments) => runtime.render(fragments),
+        sign: (name) => runtime.sign(name),
+        verify: (value) => runtime.verify(value),
+        streamName: (streamable) => runtime.streamName(streamable),
+        signedStreamName: (streamable) => runtime.signedStreamName(streamable),
+        position: (streamable) => runtime.position(streamable),
+        fetchPosition: (streamable) => runtime.fetchPosition(streamable),
+        observe: (observer) => runtime.observe(observer),
+        drain: () => runtime.drain(),
+        stats: runtime.stats,
+        transport: runtime.transport,
+        io: runtime.io,
+        registry: runtime.registry
+    };
+};
+
+
+// Vision's helpers need its manager, which exists once the app configured views
+const registerHelpers = function (server: Server, runtime: TurboRuntime, options: { assetsPath: string; path: string }): void {
+
+    const manager = server.getViewsManager();
+    if (!manager) {
+        throw new Error('hapi-turbo needs a views manager: call server.views({ engines: { html: Handlebars }, ... }) before starting');
     }
 
-    if (typeof option === 'string') {
-        return { strategy: option, mode: 'try' };
+    const helpers = createHelpers({
+        subscription: (streamable) => runtime.subscription(streamable),
+        component: componentResolver(runtime.registry, partialRenderer(manager as ViewsManager)),
+        assetsPath: options.assetsPath,
+        socketPath: options.path
+    });
+    for (const [name, helper] of Object.entries(helpers)) {
+        manager.registerHelper(name, helper);
     }
-
-    if (option) {
-        return option as RouteOptionsAccess;
-    }
-
-    return server.auth.settings.default ? { mode: 'try' } : false;
 };
 
 
 const register = async function (server: Server, rawOptions: HapiTurboOptions): Promise<void> {
 
     const options = applyOptions(rawOptions);
-    const secrets = options.secret === undefined ? [randomBytes(32).toString('hex')] : [options.secret].flat();
-
     await server.register(Inert);                                       // once: a no-op when the app has it
 
-    const declarations = options.streams ?? await discoverStreams(options.streamsPath ?? join(process.cwd(), 'lib'));
-    const registry = new StreamRegistry(declarations, options.sequelize);
-
-    const identityPath = `${options.assetsPath}/identity`;
-    let identityRoute = false;
-    const identify = async function (headers: Record<string, string | string[] | undefined>): Promise<unknown> {
-
-        if (!identityRoute) {
-            return null;
-        }
-
-        const forwarded: Record<string, string> = {};
-        for (const name of ['cookie', 'authorization'] as const) {
-            const value = headers[name];
-            if (typeof value === 'string') {
-                forwarded[name] = value;
-            }
-        }
-
-        const res = await server.inject({ method: 'GET', url: identityPath, headers: forwarded, allowInternals: true });
-        return (res.result as { credentials?: unknown } | null)?.credentials ?? null;
-    };
-
     const log = (tags: string[], data: object) => server.log(tags, data);
-    const authorize = createAuthorizer({ secrets, registry, log });
-    // With Redis: one client for the log, which fails fast while Redis is away (a broadcast then
-    // fails and is logged), and one for the socket.io adapter, which waits for Redis to come back
-    const redisUrl = typeof options.redis === 'string' ? options.redis : options.redis?.url;
-    const redis: RedisClient[] = [];
-    let replay: StreamLog = new ReplayLog(options.replay);
-    let adapter: SocketIoServerOptions['adapter'] | undefined;
-    if (redisUrl) {
-        const { createAdapter } = await loadRedis();
-        redis.push(await connectRedis(redisUrl, log, { failFast: true }), await connectRedis(redisUrl, log, { failFast: false }));
-        replay = new RedisStreamLog(redis[0]!, options.replay);
-        adapter = createAdapter(redis[1]!, { blockTimeInMs: 1000 });
-    }
-
-    const transport: Transport = options.transport === 'memory' ?
-        new MemoryTransport() :
-        new SocketIoTransport({ listener: server.listener, path: options.path, secrets, authorize, identify, log, replay, adapter, origins: options.origins, limits: options.limits });
-
+    const identity = new IdentityBridge(server, `${options.assetsPath}/identity`, options.auth);
     const renderTemplate = cachedTemplates(() => server.getViewsManager() as unknown as VisionManager | null, (template, context) => server.render(template, context, { layout: false } as never));
-    const broadcaster = new Broadcaster({ transport, log, renderTemplate, replay, batch: options.batch });
-    const refreshes = new RefreshScheduler(options.refresh, async (stream, requestId) => await broadcaster.broadcast([stream], [TurboStream.refresh({ requestId })]));
+    const runtime = await TurboRuntime.create(options, { listener: server.listener, log, renderTemplate, identify: identity.identify });
     installRequestContext(server);
 
-    // Stream classes find this server through their binding. onPostStop unbinds them, so a server
-    // started again (after stop()) binds them again: otherwise its hooks and broadcasts went nowhere
-    const bindStreams = function (): void {
-
-        for (const [identity, cls] of registry.entries) {
-            bindStream(cls, identity, broadcaster);
-        }
-    };
-
-    bindStreams();
+    runtime.bind();
     if (options.hooks) {
-        wireModelStreams(registry.modelStreams, (cls, body, about) => runtimeOf(cls)?.runHook(body, about) ?? Promise.resolve());
+        wireModelStreams(runtime.registry.modelStreams);
     }
 
-    // Signing is an HMAC per name; pages print the same few names over and over
-    const signed = new Map<string, string>();
-    const sign = function (name: string): string {
-
-        let value = signed.get(name);
-        if (value === undefined) {
-            value = signStreamName(name, secrets[0]!);
-            if (signed.size >= 10_000) {
-                signed.clear();
-            }
-
-            signed.set(name, value);
-        }
-
-        return value;
-    };
-
-    const resolveName = (streamable: unknown): string => {
-
-        const stream = registry.resolve(streamable);
-        return typeof stream === 'string' ? stream : stream.name;
-    };
-
-    attachRefreshes(broadcaster, refreshes, resolveName);
-
-    // Blank streamables (null, '', [null]) are skipped, and a broadcast to none of them is a no-op, as in turbo-rails
-    const broadcastTo = (streamables: unknown, fragments: FragmentInput[], toOthers: boolean): Promise<void> => {
-
-        const streams = registry.resolveAll(streamables);
-        if (!streams.length) {
-            log(['hapi-turbo', 'broadcast', 'blank'], { message: 'broadcast to blank streamables: nothing sent' });
-            return Promise.resolve();
-        }
-
-        return broadcaster.broadcast(streams, fragments, { toOthers });
-    };
-
-    const api: TurboApi = {
-        broadcast: (streamables, ...fragments) => broadcastTo(streamables, fragments, false),
-        broadcastToOthers: (streamables, ...fragments) => broadcastTo(streamables, fragments, true),
-        render: (...fragments) => renderFragments(fragments, renderTemplate),
-        sign,
-        verify: (value) => verifyStreamName(value, secrets),
-        streamName: resolveName,
-        signedStreamName: (streamable) => sign(resolveName(streamable)),
-        position: (streamable) => broadcaster.position(resolveName(streamable)),
-        fetchPosition: async (streamable) => {
-
-            const name = resolveName(streamable);
-            await replay.refresh?.([name]);
-            return replay.position(name);
-        },
-        observe: (observer) => broadcaster.observe(observer),
-        drain: async () => {
-
-            await refreshes.flush();
-            await broadcaster.drain();
-        },
-        stats: broadcaster.stats,
-        transport,
-        io: transport instanceof SocketIoTransport ? transport.io : null,
-        registry
-    };
-
+    const api = turboApi(runtime);
     server.decorate('server', 'turbo', api);
-    liveTurbos.add(api);
     server.decorate('toolkit', 'turboStream', async function (this: ResponseToolkit, ...fragments: FragmentInput[]) {
 
         return this.response(await api.render(...fragments)).type(TURBO_STREAM_TYPE);
     });
 
     server.decorate('request', 'acceptsTurboStream', acceptsTurboStream, { apply: true });
-
-    const files = assetFiles();
-    server.route({
-        method: 'GET',
-        path: `${options.assetsPath}/{file}`,
-        options: { auth: false },
-        handler: (request, h) => {
-
-            const file = files.get(request.params.file as string);
-            if (!file) {
-                throw Boom.notFound();
-            }
-
-            return h.file(file, { confine: false });
-        }
-    });
+    routeAssets(server, options.assetsPath);
 
     // Pages get the same model-instance handling as broadcasts (see view-context.ts). With a shared
     // log, the positions of the streams a page may subscribe to are fetched before it renders.
@@ -388,12 +200,10 @@ const register = async function (server: Server, rawOptions: HapiTurboOptions): 
         const response = request.response as { variety?: string; source?: { context?: object } };
         if (response.variety === 'view' && response.source?.context) {
             response.source.context = toViewContext(response.source.context);
-            if (replay.refresh) {
-                await replay.refresh(streamsIn(response.source.context, registry)).catch((error: Error) => {
+            await runtime.prefetchPositions(response.source.context).catch((error: Error) => {
 
-                    log(['hapi-turbo', 'redis', 'error'], { message: error.message });
-                });
-            }
+                log(['hapi-turbo', 'redis', 'error'], { message: error.message });
+            });
         }
 
         return h.continue;
@@ -401,72 +211,14 @@ const register = async function (server: Server, rawOptions: HapiTurboOptions): 
 
     server.ext('onPreStart', () => {
 
-        liveTurbos.add(api);
-        bindStreams();
-        const manager = server.getViewsManager();
-        if (!manager) {
-            throw new Error('hapi-turbo needs a views manager: call server.views({ engines: { html: Handlebars }, ... }) before starting');
-        }
-
-        transport.start?.();
-        const helpers = createHelpers({
-            subscription: (streamable) => {
-
-                const name = resolveName(streamable);
-                return { signed: sign(name), ...broadcaster.position(name) };
-            },
-            component: componentResolver(registry, partialRenderer(manager as ViewsManager)),
-            assetsPath: options.assetsPath,
-            socketPath: options.path
-        });
-        for (const [name, helper] of Object.entries(helpers)) {
-            manager.registerHelper(name, helper);
-        }
-
-        const auth = identityAuth(server, options.auth);
-        if (auth && !identityRoute) {
-            server.route({
-                method: 'GET',
-                path: identityPath,
-                options: { isInternal: true, auth },
-                handler: (request) => ({ credentials: request.auth.credentials ?? null })
-            });
-
-            identityRoute = true;
-        }
+        runtime.bind();
+        registerHelpers(server, runtime, options);
+        runtime.start();
+        identity.install();
     });
 
-    server.ext('onPreStop', async () => {
-
-        await refreshes.flush();
-        await broadcaster.drain();
-        await transport.stop();
-    });
-
-    server.ext('onPostStop', async () => {
-
-        if (transport instanceof SocketIoTransport) {
-            const namespaces = [transport.io.of('/'), transport.namespace];
-            if (redis.length) {
-                // The Redis adapter subscribes to its channels in the background; closing it before
-                // that finished (a script that broadcasts once and exits) would reject the pending
-                // SUBSCRIBE with nobody to catch it
-                await Promise.all(namespaces.map((namespace) => subscribed(redis[0]!, `socket.io#${namespace.name}#${(namespace.adapter as unknown as { uid: string }).uid}#`)));
-            }
-
-            for (const namespace of namespaces) {
-                namespace.adapter.close();
-            }
-        }
-
-        await Promise.all(redis.map((client) => client.quit().catch(() => undefined)));
-
-        liveTurbos.delete(api);
-        refreshes.stop();
-        for (const [, cls] of registry.entries) {
-            unbindStream(cls, broadcaster);
-        }
-    });
+    server.ext('onPreStop', () => runtime.stop());
+    server.ext('onPostStop', () => runtime.close());
 };
 
 

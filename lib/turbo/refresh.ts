@@ -1,8 +1,6 @@
 import type { Model } from 'sequelize';
 
-import { currentRequestId } from './request-context.ts';
-import { runtimeOf, type StreamRuntime } from './stream.ts';
-import { broadcastsSuppressed, unsuppressed } from './suppression.ts';
+import { unsuppressed } from './suppression.ts';
 
 // Refresh broadcasts, as turbo-rails' broadcasts_refreshes: a write sends <turbo-stream
 // action="refresh" request-id="…"> and every page on the stream re-renders itself (morphing when it
@@ -138,41 +136,3 @@ export class RefreshScheduler {
     }
 }
 
-
-interface Attached {
-    scheduler: RefreshScheduler;
-    resolve: (streamable: unknown) => string;
-}
-
-// Stream classes know their runtime (the broadcaster of the server that registered them); the
-// plugin attaches that server's scheduler to it
-const attached = new WeakMap<StreamRuntime, Attached>();
-
-
-export const attachRefreshes = function (runtime: StreamRuntime, scheduler: RefreshScheduler, resolve: (streamable: unknown) => string): void {
-
-    attached.set(runtime, { scheduler, resolve });
-};
-
-
-const isGiven = (value: unknown) => value !== null && value !== undefined && value !== false;
-
-
-/**
- * Called by the model hooks for every save and destroy of a row: schedules the refreshes its stream
- * class asks for, with the request id of the request being handled (the hook runs in its context).
- */
-export const refreshRow = function (cls: Function & { broadcastsRefreshes?: RefreshTargets }, stream: unknown, instance: Model): Promise<void> {
-
-    const targets = cls.broadcastsRefreshes;
-    const runtime = runtimeOf(cls);
-    const entry = runtime && attached.get(runtime);
-    if (!targets || !entry || broadcastsSuppressed()) {
-        return Promise.resolve();
-    }
-
-    const streamables = [stream, ...typeof targets === 'function' ? [targets(instance)].flat().filter(isGiven) : []];
-    const names = new Set(streamables.map((streamable) => entry.resolve(streamable)));
-    const requestId = currentRequestId();
-    return Promise.all([...names].map((name) => entry.scheduler.schedule(name, requestId))).then(noop);
-};

@@ -13,11 +13,13 @@ export interface BroadcastOptions {
 /** Options of the Stream action methods: the fragment's attributes plus how to send it. */
 export type StreamOptions = FragmentOptions & BroadcastOptions;
 
-/** What a registered stream class broadcasts through: the broadcaster of the hapi server it was registered with. */
+/** What a registered stream class broadcasts through: the runtime of the hapi server it was registered with (runtime.ts). */
 export interface StreamRuntime {
     broadcast(streams: readonly (Stream | string)[], fragments: readonly FragmentInput[], options?: BroadcastOptions): Promise<void>;
     /** Runs model-hook code, waits for the broadcasts it started and logs what failed; never rejects. */
     runHook(body: () => unknown, about: Record<string, string>): Promise<void>;
+    /** Schedules the refreshes a row's save or destroy asks for (`static broadcastsRefreshes`). */
+    refreshRow(cls: Function, stream: Stream, instance: object): Promise<void>;
 }
 
 interface Binding {
@@ -26,10 +28,17 @@ interface Binding {
 }
 
 // Stream classes are declared in app modules and know nothing of servers; registration binds each
-// class to the runtime of the server that registered it (the last one wins in a process).
-const bindings = new WeakMap<Function, Binding>();
+// class to the runtime of the server that registered it (the last one wins). The binding is the
+// class's own property, not inherited: a subclass is a stream of its own.
+const BINDING = Symbol('hapi-turbo binding');
 
 const IDENTITY = /^[A-Za-z0-9_.-]+:[A-Za-z_$][\w$]*$/;
+
+
+const ownBinding = function (cls: Function): Binding | undefined {
+
+    return Object.hasOwn(cls, BINDING) ? (cls as unknown as Record<symbol, Binding | undefined>)[BINDING] : undefined;
+};
 
 
 export const bindStream = function (cls: Function, identity: string, runtime: StreamRuntime): void {
@@ -38,27 +47,27 @@ export const bindStream = function (cls: Function, identity: string, runtime: St
         throw new TypeError(`invalid stream identity "${identity}": expected "<app>:<ClassName>"`);
     }
 
-    bindings.set(cls, { identity, runtime });
+    Object.defineProperty(cls, BINDING, { value: { identity, runtime }, configurable: true, writable: true, enumerable: false });
 };
 
 
 export const unbindStream = function (cls: Function, runtime: StreamRuntime): void {
 
-    if (bindings.get(cls)?.runtime === runtime) {
-        bindings.delete(cls);
+    if (ownBinding(cls)?.runtime === runtime) {
+        delete (cls as unknown as Record<symbol, unknown>)[BINDING];
     }
 };
 
 
 export const runtimeOf = function (cls: Function): StreamRuntime | undefined {
 
-    return bindings.get(cls)?.runtime;
+    return ownBinding(cls)?.runtime;
 };
 
 
 const bindingOf = function (cls: Function): Binding {
 
-    const binding = bindings.get(cls);
+    const binding = ownBinding(cls);
     if (!binding) {
         throw new Error(`${cls.name} is not registered with hapi-turbo: export it from lib/<app>/streams.ts or list it in the plugin's "streams" option`);
     }
@@ -115,11 +124,6 @@ export class Stream {
     static get identity(): string {
 
         return bindingOf(this).identity;
-    }
-
-    static isRegistered(): boolean {
-
-        return bindings.has(this);
     }
 
     /** The arguments that identify this instance; `new this.constructor(...streamArgs())` must rebuild it. */

@@ -2,7 +2,8 @@ import { AssertionError } from 'node:assert';
 
 import type { BroadcastFailure } from './broadcaster.ts';
 import { parseTurboStreams, type ParsedFragment } from './parse.ts';
-import { liveTurbos, TURBO_STREAM_TYPE } from './plugin.ts';
+import { TURBO_STREAM_TYPE } from './fragment.ts';
+import { liveRuntimes } from './runtime.ts';
 import { divertBroadcasts } from './suppression.ts';
 
 export { parseTurboStreams, type ParsedFragment } from './parse.ts';
@@ -24,7 +25,7 @@ export type CapturedBroadcasts = CapturedBroadcast[] & { errors: BroadcastFailur
  */
 export const captureBroadcasts = async function (fn: () => unknown, streamables?: unknown): Promise<CapturedBroadcasts> {
 
-    const turbos = [...liveTurbos];
+    const turbos = [...liveRuntimes];
     if (!turbos.length) {
         throw new Error('captureBroadcasts: no hapi-turbo server is registered in this process');
     }
@@ -64,7 +65,7 @@ const describe = (broadcasts: CapturedBroadcast[]) => broadcasts.map((item) => `
 // The names `streamables` stand for on the live servers, for messages that say which streams were watched
 const streamNamesOf = function (streamables: unknown): string[] {
 
-    const turbos = [...liveTurbos];
+    const turbos = [...liveRuntimes];
     if (!turbos.length) {
         throw new Error('captureBroadcasts: no hapi-turbo server is registered in this process');
     }
