@@ -16,7 +16,7 @@ import { currentRequestId } from './request-context.ts';
 import type { ValidatedOptions } from './schemas.ts';
 import { signStreamName, verifyStreamName, type StreamSecret } from './signing.ts';
 import { bindStream, Stream, unbindStream, type BroadcastOptions, type StreamRuntime } from './stream.ts';
-import { createAuthorizer } from './subscriptions.ts';
+import { SubscriptionProtocol } from './subscriptions.ts';
 import { broadcastsSuppressed } from './suppression.ts';
 import { MemoryTransport } from './transports/memory.ts';
 import { SocketIoTransport } from './transports/socket-io.ts';
@@ -91,10 +91,10 @@ export class TurboRuntime implements StreamRuntime {
         this.#log = host.log;
         this.#renderTemplate = host.renderTemplate;
 
-        const authorize = createAuthorizer({ secrets, registry: this.registry, log: host.log });
+        const protocol = new SubscriptionProtocol({ secrets, registry: this.registry, log: host.log, replay, identify: host.identify, limits: options.limits });
         this.transport = options.transport === 'memory' ?
             new MemoryTransport() :
-            new SocketIoTransport({ listener: host.listener, path: options.path, secrets, authorize, identify: host.identify, log: host.log, replay, adapter: parts.adapter, origins: options.origins, limits: options.limits });
+            new SocketIoTransport({ listener: host.listener, path: options.path, protocol, log: host.log, adapter: parts.adapter, origins: options.origins, limits: options.limits });
 
         this.broadcaster = new Broadcaster({ transport: this.transport, log: host.log, renderTemplate: host.renderTemplate, replay, batch: options.batch });
         this.refreshes = new RefreshScheduler(options.refresh, async (stream, requestId) => await this.broadcaster.broadcast([stream], [TurboStream.refresh({ requestId })]));

@@ -1,5 +1,11 @@
 import type { StreamRegistry } from './registry.ts';
+import type { ReplayRecord, Resume, StreamLog, StreamPosition } from './replay.ts';
 import { verifyStreamName, type StreamSecret } from './signing.ts';
+
+// The subscribe protocol (docs/protocol.md), whatever carries its frames: a client sends
+// `subscribe` / `unsubscribe` with `{ signedStreamName, since? }` and gets one answer each. Here
+// frames are validated, rate-limited, verified and authorized, and a resuming client is sent what
+// it missed. A transport only moves frames and rooms (Subscriber) and never sees the secrets.
 
 export type SubscribeError = 'invalid-signature' | 'forbidden' | 'bad-request';
 export type SubscribeAnswer = { ok: true; stream: string } | { ok: false; error: SubscribeError };
@@ -73,3 +79,228 @@ export const createAuthorizer = function (options: AuthorizerOptions) {
 };
 
 export type Authorizer = ReturnType<typeof createAuthorizer>;
+
+
+/** The limits the protocol enforces per client (the `limits` option). */
+export interface SubscribeLimits {
+    /** Streams one client may be subscribed to at once. */
+    maxSubscriptions: number;
+    /** Subscribe and unsubscribe frames a client may send in a burst, then per second. */
+    subscribeBurst: number;
+    subscribePerSecond: number;
+}
+
+/** One connected client, as a transport offers it to the protocol. */
+export interface Subscriber {
+    readonly id: string;
+    readonly connected: boolean;
+    join(stream: string): void | Promise<void>;
+    leave(stream: string): void | Promise<void>;
+    /** Sends replayed messages, in order, as one frame. */
+    send(records: readonly ReplayRecord[]): void;
+    /** Whether a replay of `records` fits this client's output budgets; counted against them when it does. */
+    fits(records: readonly ReplayRecord[]): boolean;
+}
+
+/** What the protocol keeps per client. */
+export interface Session {
+    user: unknown;
+    streams: Set<string>;
+    tokens: number;
+    refilledAt: number;
+}
+
+export type Answer = (answer: object) => void;
+
+export interface SubscriptionProtocolOptions {
+    secrets: readonly StreamSecret[];
+    registry: StreamRegistry;
+    log: (tags: string[], data: object) => void;
+    replay: StreamLog;
+    /** Finds the user of a connecting client from its handshake (cookies, authorization header). */
+    identify: (headers: Record<string, string | string[] | undefined>) => Promise<unknown>;
+    limits: SubscribeLimits;
+}
+
+const MAX_EPOCH_LENGTH = 64;
+const nothingMissed = (): Resume => ({ records: [] });
+
+
+/** `since` of a subscribe frame: absent (undefined), a valid position, or null when malformed. */
+const sinceOf = function (payload: unknown): StreamPosition | undefined | null {
+
+    const since = (payload as { since?: unknown } | null)?.since;
+    if (since === undefined) {
+        return undefined;
+    }
+
+    const { epoch, seq } = (since ?? {}) as { epoch?: unknown; seq?: unknown };
+    if (typeof epoch !== 'string' || epoch.length > MAX_EPOCH_LENGTH || !Number.isSafeInteger(seq) || (seq as number) < 0) {
+        return null;
+    }
+
+    return { epoch, seq: seq as number };
+};
+
+
+export class SubscriptionProtocol {
+
+    readonly #options: SubscriptionProtocolOptions;
+    readonly #authorize: Authorizer;
+
+    constructor(options: SubscriptionProtocolOptions) {
+
+        this.#options = options;
+        this.#authorize = createAuthorizer(options);
+    }
+
+    /** A new client: who it is, from its handshake headers (anonymous when that fails). */
+    async open(headers: Record<string, string | string[] | undefined>): Promise<Session> {
+
+        const session: Session = { user: null, streams: new Set(), tokens: this.#options.limits.subscribeBurst, refilledAt: Date.now() };
+        try {
+            session.user = await this.#options.identify(headers);
+        }
+        catch (error) {
+            this.#options.log(['hapi-turbo', 'auth', 'error'], { message: (error as Error).message });
+        }
+
+        return session;
+    }
+
+    async subscribe(session: Session, subscriber: Subscriber, payload: unknown, answer: Answer | undefined): Promise<void> {
+
+        if (!this.#allow(session)) {
+            answer?.({ ok: false, error: 'rate-limited' });
+            return;
+        }
+
+        const since = sinceOf(payload);
+        if (since === null) {
+            answer?.({ ok: false, error: 'bad-request' });
+            return;
+        }
+
+        const decision = await this.#authorize(payload, session.user);
+        if (!decision.ok) {
+            await this.#refused(session, subscriber, payload, decision.error);
+        }
+
+        if (!decision.ok || !subscriber.connected) {
+            answer?.(decision);
+            return;
+        }
+
+        const stream = decision.stream;
+        if (!session.streams.has(stream) && session.streams.size >= this.#options.limits.maxSubscriptions) {
+            answer?.({ ok: false, error: 'too-many-subscriptions' });
+            return;
+        }
+
+        // The client joins before the replay is read: a broadcast is either in the replay (published
+        // before) or delivered through the room (after), never neither; one in both arrives twice
+        // and the client drops the second. The answer goes first so the client knows the stream's
+        // name when the replayed messages arrive. With the in-memory log all of it is one synchronous
+        // step. A room that is joined asynchronously is joined once the promise settles.
+        const joined = subscriber.join(stream);
+        session.streams.add(stream);
+        if (joined instanceof Promise) {
+            await joined;
+        }
+
+        const resuming = this.#resume(subscriber, stream, since);
+        const resume = resuming instanceof Promise ? await resuming : resuming;
+        const position = this.#options.replay.position(stream);
+        answer?.({ ok: true, stream, epoch: position.epoch, seq: position.seq, ...('gap' in resume ? { gap: true } : {}) });
+        if ('records' in resume && resume.records.length) {
+            subscriber.send(resume.records);
+        }
+    }
+
+    async unsubscribe(session: Session, subscriber: Subscriber, payload: unknown, answer: Answer | undefined): Promise<void> {
+
+        if (!this.#allow(session)) {
+            answer?.({ ok: false, error: 'rate-limited' });
+            return;
+        }
+
+        const signed = signedNameOf(payload);
+        const name = signed === null ? null : verifyStreamName(signed, this.#options.secrets);
+        if (name === null) {
+            answer?.({ ok: false, error: signed === null ? 'bad-request' : 'invalid-signature' });
+            return;
+        }
+
+        session.streams.delete(name);
+        await subscriber.leave(name);
+        answer?.({ ok: true, stream: name });
+    }
+
+    // Logged by name only when the signature holds: anything else is the client's invention. Access
+    // is checked on every subscribe: refused now means out, even if it was let in before.
+    async #refused(session: Session, subscriber: Subscriber, payload: unknown, error: SubscribeError): Promise<void> {
+
+        const name = error === 'forbidden' ? verifyStreamName(signedNameOf(payload), this.#options.secrets) : null;
+        this.#safeLog(['hapi-turbo', 'subscribe', 'debug'], { message: `subscription refused (${error})${name === null ? '' : `: ${name}`}`, socket: subscriber.id, error, ...(name === null ? {} : { stream: name }) });
+        if (name !== null && session.streams.delete(name)) {
+            await subscriber.leave(name);
+        }
+    }
+
+    // What a client resuming from `since` missed; `gap` when that cannot be told or sent (it
+    // refreshes). Synchronous with a synchronous log, so that joining, reading and answering stay one step.
+    #resume(subscriber: Subscriber, stream: string, since: StreamPosition | undefined): Resume | Promise<Resume> {
+
+        const log = this.#options.replay;
+        if (!since) {
+            // The answer must say where the stream stands
+            return log.refresh ? log.refresh([stream]).then(nothingMissed, nothingMissed) : nothingMissed();
+        }
+
+        const resume = log.resume(stream, since);
+        if (!(resume instanceof Promise)) {
+            return this.#fitting(subscriber, resume);
+        }
+
+        return resume.then((records) => this.#fitting(subscriber, records), (error: Error) => {
+
+            this.#options.log(['hapi-turbo', 'subscribe', 'error'], { stream, message: error.message });
+            return { gap: true };                                           // Cannot tell what was missed: refresh
+        });
+    }
+
+    #fitting(subscriber: Subscriber, resume: Resume): Resume {
+
+        if ('records' in resume && resume.records.length && !subscriber.fits(resume.records)) {
+            return { gap: true };                                           // The page refreshes instead
+        }
+
+        return resume;
+    }
+
+    // A token bucket per client: a burst, then a steady rate
+    #allow(session: Session): boolean {
+
+        const now = Date.now();
+        const { subscribeBurst, subscribePerSecond } = this.#options.limits;
+        session.tokens = Math.min(subscribeBurst, session.tokens + (now - session.refilledAt) * subscribePerSecond / 1000);
+        session.refilledAt = now;
+        if (session.tokens < 1) {
+            return false;
+        }
+
+        --session.tokens;
+        return true;
+    }
+
+    // Logging must not be what fails a frame
+    #safeLog(tags: string[], data: object): void {
+
+        try {
+            this.#options.log(tags, data);
+        }
+        catch {
+            // The server's log listeners failed: nowhere left to report it
+        }
+    }
+}

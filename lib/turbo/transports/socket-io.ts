@@ -3,20 +3,13 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import { Server, type Namespace, type ServerOptions, type Socket } from 'socket.io';
 
 import type { BroadcastRecord, Transport } from '../broadcaster.ts';
-import type { StreamLog, StreamPosition } from '../replay.ts';
-import { signedNameOf, type Authorizer } from '../subscriptions.ts';
-import { verifyStreamName, type StreamSecret } from '../signing.ts';
+import type { Session, Subscriber, SubscribeLimits, SubscriptionProtocol } from '../subscriptions.ts';
 
 export const NAMESPACE = '/turbo';
 
-export interface SocketLimits {
+export interface SocketLimits extends SubscribeLimits {
     /** Largest frame a client may send; subscribe frames are tiny. */
     maxFrameBytes: number;
-    /** Streams one socket may be subscribed to at once. */
-    maxSubscriptions: number;
-    /** Subscribe and unsubscribe frames a socket may send in a burst, then per second. */
-    subscribeBurst: number;
-    subscribePerSecond: number;
     /**
      * Output a socket may have waiting (it stopped reading) before it is disconnected; also the most
      * replay a socket is sent in one burst.
@@ -31,12 +24,9 @@ export interface SocketLimits {
 export interface SocketIoTransportOptions {
     listener: HttpServer;
     path: string;
-    secrets: readonly StreamSecret[];
-    authorize: Authorizer;
-    /** Finds the user of a connecting socket from its handshake (cookies, authorization header). */
-    identify: (headers: Record<string, string | string[] | undefined>) => Promise<unknown>;
+    /** Decides subscribe and unsubscribe frames; the transport carries them and joins the rooms. */
+    protocol: SubscriptionProtocol;
     log: (tags: string[], data: object) => void;
-    replay: StreamLog;
     /** A socket.io adapter factory (the Redis Streams adapter when several processes share the work). */
     adapter?: ServerOptions['adapter'];
     /** Origins allowed to open a socket: '*', a list, or undefined for the server's own origin only. */
@@ -47,17 +37,13 @@ export interface SocketIoTransportOptions {
 type Ack = (answer: object) => void;
 
 interface SocketState {
-    user: unknown;
-    streams: Set<string>;
-    tokens: number;
-    refilledAt: number;
+    session: Session;
     /** Bytes of replay this socket may still be sent: a bucket of maxBufferedBytes, refilled at replayBytesPerSecond. */
     replayBytes: number;
     replayRefilledAt: number;
 }
 
 const SWEEP_MS = 200;
-const MAX_EPOCH_LENGTH = 64;
 // What a frame costs beyond its markup (JSON quoting, the stream's meta), counted per message
 const FRAME_OVERHEAD = 16;
 
@@ -67,23 +53,6 @@ const splitAck = function (args: unknown[]): [unknown, Ack | undefined] {
 
     const last = args[args.length - 1];
     return typeof last === 'function' ? [args[0], last as Ack] : [args[0], undefined];
-};
-
-
-/** `since` of a subscribe frame: absent (undefined), a valid position, or null when malformed. */
-const sinceOf = function (payload: unknown): StreamPosition | undefined | null {
-
-    const since = (payload as { since?: unknown } | null)?.since;
-    if (since === undefined) {
-        return undefined;
-    }
-
-    const { epoch, seq } = (since ?? {}) as { epoch?: unknown; seq?: unknown };
-    if (typeof epoch !== 'string' || epoch.length > MAX_EPOCH_LENGTH || !Number.isSafeInteger(seq) || (seq as number) < 0) {
-        return null;
-    }
-
-    return { epoch, seq: seq as number };
 };
 
 
@@ -185,16 +154,9 @@ export class SocketIoTransport implements Transport {
         this.namespace = this.io.of(NAMESPACE);
         this.namespace.use(async (socket, next) => {
 
-            const now = Date.now();
-            const state: SocketState = { user: null, streams: new Set(), tokens: options.limits.subscribeBurst, refilledAt: now, replayBytes: options.limits.maxBufferedBytes, replayRefilledAt: now };
+            const session = await options.protocol.open(socket.handshake.headers);
+            const state: SocketState = { session, replayBytes: options.limits.maxBufferedBytes, replayRefilledAt: Date.now() };
             socket.data = state;
-            try {
-                state.user = await options.identify(socket.handshake.headers);
-            }
-            catch (error) {
-                options.log(['hapi-turbo', 'auth', 'error'], { message: (error as Error).message });
-            }
-
             next();
         });
 
@@ -219,8 +181,35 @@ export class SocketIoTransport implements Transport {
 
     #connected(socket: Socket): void {
 
-        this.#handle(socket, 'subscribe', (payload, ack) => this.#subscribe(socket, payload, ack));
-        this.#handle(socket, 'unsubscribe', (payload, ack) => this.#unsubscribe(socket, payload, ack));
+        const { protocol } = this.#options;
+        const { session } = socket.data as SocketState;
+        const subscriber = this.#subscriber(socket);
+        this.#handle(socket, 'subscribe', (payload, ack) => protocol.subscribe(session, subscriber, payload, ack));
+        this.#handle(socket, 'unsubscribe', (payload, ack) => protocol.unsubscribe(session, subscriber, payload, ack));
+    }
+
+    #subscriber(socket: Socket): Subscriber {
+
+        return {
+            id: socket.id,
+            get connected() {
+
+                return socket.connected;
+            },
+            join: (stream) => socket.join(stream),
+            leave: (stream) => socket.leave(stream),
+            send: (records) => socket.emit('turbo-stream', ...frameOf(records, socket.id)),
+            fits: (records) => {
+
+                if (this.#replayFits(socket, records)) {
+                    return true;
+                }
+
+                ++this.replaysRefused;
+                this.#log(['hapi-turbo', 'replay', 'debug'], { message: `replay of ${records.length} messages over budget, answered gap: ${records[0]!.stream}`, socket: socket.id, stream: records[0]!.stream, messages: records.length });
+                return false;
+            }
+        };
     }
 
     // The one safety net around client frames: whatever a frame makes a handler throw or reject with
@@ -273,98 +262,6 @@ export class SocketIoTransport implements Transport {
         }
     }
 
-    // A token bucket per socket: a burst, then a steady rate
-    #allow(state: SocketState): boolean {
-
-        const now = Date.now();
-        const { subscribeBurst, subscribePerSecond } = this.#options.limits;
-        state.tokens = Math.min(subscribeBurst, state.tokens + (now - state.refilledAt) * subscribePerSecond / 1000);
-        state.refilledAt = now;
-        if (state.tokens < 1) {
-            return false;
-        }
-
-        --state.tokens;
-        return true;
-    }
-
-    async #subscribe(socket: Socket, payload: unknown, ack: Ack | undefined): Promise<void> {
-
-        const state = socket.data as SocketState;
-        if (!this.#allow(state)) {
-            ack?.({ ok: false, error: 'rate-limited' });
-            return;
-        }
-
-        const since = sinceOf(payload);
-        if (since === null) {
-            ack?.({ ok: false, error: 'bad-request' });
-            return;
-        }
-
-        const answer = await this.#options.authorize(payload, state.user);
-        if (!answer.ok) {
-            // Named only when the signature holds: anything else is the client's invention
-            const name = answer.error === 'forbidden' ? verifyStreamName(signedNameOf(payload), this.#options.secrets) : null;
-            this.#log(['hapi-turbo', 'subscribe', 'debug'], { message: `subscription refused (${answer.error})${name === null ? '' : `: ${name}`}`, socket: socket.id, error: answer.error, ...(name === null ? {} : { stream: name }) });
-
-            // Access is checked on every subscribe: refused now means out, even if it was let in before
-            if (name !== null && state.streams.delete(name)) {
-                await socket.leave(name);
-            }
-        }
-
-        if (!answer.ok || !socket.connected) {
-            ack?.(answer);
-            return;
-        }
-
-        const stream = answer.stream;
-        if (!state.streams.has(stream) && state.streams.size >= this.#options.limits.maxSubscriptions) {
-            ack?.({ ok: false, error: 'too-many-subscriptions' });
-            return;
-        }
-
-        // The socket joins before the replay is read: a broadcast is either in the replay (published
-        // before) or delivered through the room (after), never neither; one in both arrives twice
-        // and the client drops the second. The ack goes first so the client knows the stream's name
-        // when the replayed messages arrive. With the in-memory log all of it is one synchronous step.
-        // An adapter that joins asynchronously has joined once the promise settles; the replay is read after.
-        const joined = socket.join(stream);
-        state.streams.add(stream);
-        if (joined instanceof Promise) {
-            await joined;
-        }
-
-        const log = this.#options.replay;
-        if (!since && log.refresh) {
-            await log.refresh([stream]).catch(() => undefined);            // The ack must say where the stream stands
-        }
-
-        let resume = since ? log.resume(stream, since) : { records: [] };
-        if (resume instanceof Promise) {
-            try {
-                resume = await resume;
-            }
-            catch (error) {
-                this.#options.log(['hapi-turbo', 'subscribe', 'error'], { stream, message: (error as Error).message });
-                resume = { gap: true };                                     // Cannot tell what was missed: refresh
-            }
-        }
-
-        if ('records' in resume && resume.records.length && !this.#replayFits(socket, resume.records)) {
-            ++this.replaysRefused;
-            this.#log(['hapi-turbo', 'replay', 'debug'], { message: `replay of ${resume.records.length} messages over budget, answered gap: ${stream}`, socket: socket.id, stream, messages: resume.records.length });
-            resume = { gap: true };                                         // The page refreshes instead
-        }
-
-        const position = log.position(stream);
-        ack?.({ ok: true, stream, epoch: position.epoch, seq: position.seq, ...('gap' in resume ? { gap: true } : {}) });
-        if ('records' in resume && resume.records.length) {
-            socket.emit('turbo-stream', ...frameOf(resume.records, socket.id));
-        }
-    }
-
     /**
      * Whether a replay may be queued for the socket, counting it against the socket's replay budget,
      * its own output waiting and everyone's. Checked when the replay is queued, before it is encoded:
@@ -391,26 +288,6 @@ export class SocketIoTransport implements Transport {
         conn.hapiTurboQueued += bytes;
         this.#queuedTotal += bytes;
         return true;
-    }
-
-    async #unsubscribe(socket: Socket, payload: unknown, ack: Ack | undefined): Promise<void> {
-
-        const state = socket.data as SocketState;
-        if (!this.#allow(state)) {
-            ack?.({ ok: false, error: 'rate-limited' });
-            return;
-        }
-
-        const signed = signedNameOf(payload);
-        const name = signed === null ? null : verifyStreamName(signed, this.#options.secrets);
-        if (name === null) {
-            ack?.({ ok: false, error: signed === null ? 'bad-request' : 'invalid-signature' });
-            return;
-        }
-
-        state.streams.delete(name);
-        await socket.leave(name);
-        ack?.({ ok: true, stream: name });
     }
 
     publish(records: readonly BroadcastRecord[]): void {
