@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 
 import Handlebars from 'handlebars';
 
-import { createBroadcaster, runBroadcastCli } from 'hapi-turbo';
+import { createBroadcaster } from 'hapi-turbo';
+import { runBroadcastCli } from 'hapi-turbo/cli';
 
 import { formatTime } from '../lib/chat/time.ts';
 

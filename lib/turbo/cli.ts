@@ -1,7 +1,10 @@
+// The `hapi-turbo/cli` entry: a command line that sends one Turbo Stream through createBroadcaster()
+// (scripts/broadcast.ts is the chat's `npm run broadcast`). Not part of the package index.
+
 import { parseArgs } from 'node:util';
 
-import { TurboStream, type Content, type Fragment, type Target } from './fragment.ts';
-import type { Broadcaster } from './standalone.ts';
+import { CONTENT_ACTIONS, TurboStream, type Content, type ContentAction, type Fragment, type Target } from './fragment.ts';
+import type { StandaloneBroadcaster } from './standalone.ts';
 
 export const USAGE = `usage: broadcast <stream> <action> [--target <id> | --targets <css selector>]
                  [--text <text> | --html <html> | --template <name> [--context <json>]]
@@ -42,10 +45,9 @@ export const parseBroadcastArgs = function (argv: readonly string[]): { stream: 
         content = { template: values.template, context: values.context ? JSON.parse(values.context) as object : {} };
     }
 
-    const withContent = ['append', 'prepend', 'replace', 'update', 'before', 'after'] as const;
     const fragment = action === 'refresh' ? TurboStream.refresh() :
         action === 'remove' ? TurboStream.remove(target as Target) :
-            (withContent as readonly string[]).includes(action) ? TurboStream[action as typeof withContent[number]](target as Target, content) :
+            (CONTENT_ACTIONS as readonly string[]).includes(action) ? TurboStream[action as ContentAction](target as Target, content) :
                 TurboStream.action(action, target, content);
 
     return { stream, fragment };
@@ -53,7 +55,7 @@ export const parseBroadcastArgs = function (argv: readonly string[]): { stream: 
 
 
 /** Runs the command line: parses, broadcasts through `open()`'s broadcaster, closes it. Returns the exit code. */
-export const runBroadcastCli = async function (argv: readonly string[], open: () => Promise<Broadcaster>, out: { log(line: string): void; error(line: string): void } = console): Promise<number> {
+export const runBroadcastCli = async function (argv: readonly string[], open: () => Promise<StandaloneBroadcaster>, out: { log(line: string): void; error(line: string): void } = console): Promise<number> {
 
     let parsed;
     try {

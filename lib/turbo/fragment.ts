@@ -41,10 +41,12 @@ export interface Fragment {
     readonly content?: Content;
 }
 
-export const BUILTIN_ACTIONS = ['append', 'prepend', 'replace', 'update', 'remove', 'before', 'after', 'refresh'] as const;
-export type BuiltinAction = typeof BUILTIN_ACTIONS[number];
-
+/** The built-in actions that carry content in a <template>; `remove` and `refresh` carry none. */
+export const CONTENT_ACTIONS = ['append', 'prepend', 'replace', 'update', 'before', 'after'] as const;
+export type ContentAction = typeof CONTENT_ACTIONS[number];
 const WITHOUT_TEMPLATE = new Set(['remove', 'refresh']);
+export const BUILTIN_ACTIONS = [...CONTENT_ACTIONS, ...WITHOUT_TEMPLATE] as readonly string[];
+
 const MORPHABLE = new Set(['replace', 'update']);
 const RESERVED_ATTRIBUTES = new Set(['action', 'target', 'targets']);
 const ACTION_NAME = /^[A-Za-z][\w-]*$/;
@@ -163,7 +165,7 @@ const build = function (action: string, target: Target | undefined, content: Con
 };
 
 
-const contentAction = (action: BuiltinAction) => (target: Target, content?: Content, options?: FragmentOptions) => build(action, target, content, options, true);
+const contentAction = (action: ContentAction) => (target: Target, content?: Content, options?: FragmentOptions) => build(action, target, content, options, true);
 
 
 /** Builders for the eight Turbo actions and custom ones. */
@@ -187,7 +189,7 @@ export const TurboStream = {
     /** A custom action, applied by a `StreamActions[name]` registered in the browser. The target is optional. */
     action: (name: string, target?: Target, content?: Content, options?: FragmentOptions) => {
 
-        if ((BUILTIN_ACTIONS as readonly string[]).includes(name)) {
+        if (BUILTIN_ACTIONS.includes(name)) {
             throw new FragmentError(`"${name}" is a built-in action: use TurboStream.${name}()`);
         }
 
@@ -219,5 +221,3 @@ export const serializeFragment = function (fragment: Fragment, inner: string): s
     return `${open}><template>${inner}</template></turbo-stream>`;
 };
 
-
-export const isTrustedHtml = (value: unknown): value is TrustedHtml => value instanceof TrustedHtml;

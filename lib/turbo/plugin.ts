@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
-import type { Plugin, Request, ResponseObject, ResponseToolkit, RouteOptionsAccess, Server } from '@hapi/hapi';
+import type { Plugin, Request, ResponseObject, ResponseToolkit, Server } from '@hapi/hapi';
 import Inert from '@hapi/inert';
 import type {} from '@hapi/vision';
 import type { Server as SocketIoServer } from 'socket.io';
@@ -13,64 +13,17 @@ import { TURBO_STREAM_TYPE } from './fragment.ts';
 import { createHelpers } from './helpers.ts';
 import { IdentityBridge } from './identity.ts';
 import { wireModelStreams } from './model-stream.ts';
-import type { RefreshOptions } from './refresh.ts';
 import type { StreamRegistry } from './registry.ts';
 import { cachedTemplates, type FragmentInput, type VisionManager } from './renderer.ts';
-import type { ReplayOptions, StreamPosition } from './replay.ts';
+import type { StreamPosition } from './replay.ts';
 import { installRequestContext } from './request-context.ts';
 import { TurboRuntime } from './runtime.ts';
-import { applyOptions } from './schemas.ts';
-import type { StreamSecret } from './signing.ts';
-import type { SocketLimits } from './transports/socket-io.ts';
+import { applyOptions, type HapiTurboOptions } from './schemas.ts';
 import { toViewContext } from './view-context.ts';
 
-const pkg = createRequire(import.meta.url)(join(ROOT, 'package.json')) as { name: string; version: string };
+export type { HapiTurboOptions };
 
-/** Options of `server.register({ plugin: HapiTurbo, options })`; see docs/protocol.md and the README. */
-export interface HapiTurboOptions {
-    /**
-     * Signs stream names: a string or a Buffer (the key's bytes, e.g. `Buffer.from(process.env.KEY, 'hex')`),
-     * at least 32 bytes. A list rotates keys (sign with the first, verify with all). Required unless NODE_ENV=test.
-     */
-    secret?: StreamSecret | StreamSecret[];
-    /** Lets `static model = 'Message'` name a model of this instance. */
-    sequelize?: import('sequelize').Sequelize;
-    /** Stream classes by app: `{ chat: [RoomStream, MessageStream] }` or `{ chat: await import('./streams.ts') }`. */
-    streams?: import('./registry.ts').StreamDeclarations;
-    /** Where to discover `<app>/streams.ts` when `streams` is not given (default: `<cwd>/lib`). */
-    streamsPath?: string;
-    /** Install the Sequelize hooks of ModelStreams (default true); false in processes that only broadcast by name. */
-    hooks?: boolean;
-    /** `'socket.io'` (default) or `'memory'` (in-process, for tests and scripts). */
-    transport?: 'socket.io' | 'memory';
-    /** socket.io's HTTP path (default `/socket.io`). */
-    path?: string;
-    /** Where the browser assets are served (default `/_turbo`). */
-    assetsPath?: string;
-    /** How a socket finds its user: an auth strategy name or route auth config; false for none. */
-    auth?: false | string | RouteOptionsAccess;
-    /** Origins whose pages may open a socket: '*', a list of origins, or (default) the server's own. */
-    origins?: '*' | string[];
-    /**
-     * `true` (the default, adaptive): a broadcast to an idle stream leaves at once, and broadcasts
-     * arriving while that frame is still being written leave together in the next one. `{ window }`:
-     * broadcasts to one stream within one event-loop turn (`window: 0`) or within `window` ms leave
-     * as one frame. `false` sends each broadcast as its own frame.
-     */
-    batch?: boolean | { window?: number };
-    /**
-     * Redis URL (`redis://…`): socket.io rooms go through the Redis Streams adapter, and sequence
-     * counters and replay buffers live in Redis, so several processes serve the same streams and any
-     * of them, or a script, can broadcast (docs/scaling.md).
-     */
-    redis?: string | { url: string };
-    /** The replay buffer that lets reconnecting pages catch up (docs/guarantees.md). */
-    replay?: Partial<ReplayOptions>;
-    /** How refresh broadcasts (`static broadcastsRefreshes`) are coalesced: `{ debounce: 500, mode: 'debounce' | 'throttle' }`. */
-    refresh?: Partial<RefreshOptions>;
-    /** Per-socket limits against broken and hostile clients (docs/guarantees.md). */
-    limits?: Partial<SocketLimits>;
-}
+const pkg = createRequire(import.meta.url)(join(ROOT, 'package.json')) as { name: string; version: string };
 
 /** `server.turbo` */
 export interface TurboApi {

@@ -69,7 +69,6 @@ export interface StreamLog {
     resume(stream: string, from: StreamPosition): Resume | Promise<Resume>;
     /** Brings this process's knowledge of where the streams stand up to date (before a page renders). */
     refresh?(streams: readonly string[]): Promise<void>;
-    close?(): Promise<void>;
 }
 
 

@@ -10,6 +10,9 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  */
 export type StreamSecret = string | Buffer;
 
+/** The longest signed name verified or subscribed to: a page prints it in an attribute and sends it in a frame. */
+export const MAX_SIGNED_NAME = 4096;
+
 const SEPARATOR = '--';
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 // Lower-case hex, as digest('hex') writes it. Checked before comparing: timingSafeEqual throws on
@@ -36,7 +39,7 @@ export const signStreamName = function (name: string, secret: StreamSecret): str
  */
 export const verifyStreamName = function (signed: unknown, secrets: StreamSecret | readonly StreamSecret[]): string | null {
 
-    if (typeof signed !== 'string' || signed.length > 8192) {
+    if (typeof signed !== 'string' || signed.length > MAX_SIGNED_NAME) {
         return null;
     }
 

@@ -5,7 +5,7 @@ import Vision, { type ServerViewsConfiguration } from '@hapi/vision';
 
 import { plugin, type HapiTurboOptions, type TurboApi } from './plugin.ts';
 
-export interface BroadcasterOptions {
+export interface StandaloneBroadcasterOptions {
     /** The Redis the web servers use (their `redis` option). */
     redis: string;
     /** The same views configuration as the web servers, so templates render the same. */
@@ -20,7 +20,7 @@ export interface BroadcasterOptions {
     helpers?: Record<string, (...args: never[]) => unknown>;
 }
 
-export interface Broadcaster {
+export interface StandaloneBroadcaster {
     /** `server.turbo` of a server that renders and publishes but never listens. */
     turbo: TurboApi;
     broadcast: TurboApi['broadcast'];
@@ -33,7 +33,7 @@ export interface Broadcaster {
  * stream classes and publishes through Redis, so browsers connected to any web process receive it.
  * Model hooks fire here too when `sequelize` is given. Call `close()` when done.
  */
-export const createBroadcaster = async function (options: BroadcasterOptions): Promise<Broadcaster> {
+export const createBroadcaster = async function (options: StandaloneBroadcasterOptions): Promise<StandaloneBroadcaster> {
 
     const server = Hapi.server();
     await server.register(Vision);

@@ -1,6 +1,6 @@
 import type { StreamRegistry } from './registry.ts';
 import type { ReplayRecord, Resume, StreamLog, StreamPosition } from './replay.ts';
-import { verifyStreamName, type StreamSecret } from './signing.ts';
+import { MAX_SIGNED_NAME, verifyStreamName, type StreamSecret } from './signing.ts';
 
 // The subscribe protocol (docs/protocol.md), whatever carries its frames: a client sends
 // `subscribe` / `unsubscribe` with `{ signedStreamName, since? }` and gets one answer each. Here
@@ -9,8 +9,6 @@ import { verifyStreamName, type StreamSecret } from './signing.ts';
 
 export type SubscribeError = 'invalid-signature' | 'forbidden' | 'bad-request';
 export type SubscribeAnswer = { ok: true; stream: string } | { ok: false; error: SubscribeError };
-
-export const MAX_SIGNED_NAME = 4096;
 
 
 export interface AuthorizerOptions {

@@ -10,7 +10,7 @@ import WebSocket from 'ws';
 
 import { Stream, TurboStream } from '../../lib/turbo/index.ts';
 import { signStreamName } from '../../lib/turbo/signing.ts';
-import { MAX_SIGNED_NAME } from '../../lib/turbo/subscriptions.ts';
+import { MAX_SIGNED_NAME } from '../../lib/turbo/signing.ts';
 import { collect, createFixture, eventually, SECRET, type Fixture, type FixtureOptions } from '../support/fixture.ts';
 
 // Hostile clients against the socket.io transport: garbage frames, forged names, revoked users,
