@@ -29,6 +29,47 @@ const flatten = function (args: unknown[]): unknown[] {
 };
 
 
+// {{turbo_refreshes_with method="morph" scroll="preserve"}} in a page: how Turbo applies the
+// refreshes that page receives, printed as meta tags by {{turbo_head}} in the layout (as
+// turbo-rails' turbo_refreshes_with)
+const turbo_refreshes_with = function (options?: HelperOptions): string {
+
+    const { method = 'replace', scroll = 'reset' } = options?.hash ?? {};
+    if (!REFRESH_METHODS.has(method as string) || !REFRESH_SCROLLS.has(scroll as string)) {
+        throw new Error('turbo_refreshes_with takes method="morph"|"replace" and scroll="preserve"|"reset"');
+    }
+
+    const root = options?.data?.root;
+    if (root !== null && typeof root === 'object') {
+        (root as Record<symbol, unknown>)[REFRESHES] = { method, scroll };
+    }
+
+    return '';
+};
+
+
+// {{turbo_head}}: the meta tags, then the module scripts, served under `assetsPath`
+const headHelper = (context: Pick<HelperContext, 'assetsPath' | 'socketPath'>) => function turbo_head(options?: HelperOptions): Handlebars.SafeString {
+
+    const assets = escapeHtml(context.assetsPath);
+    const root = options?.data?.root;
+    const refreshes = root !== null && typeof root === 'object' ? (root as Record<symbol, { method: string; scroll: string } | undefined>)[REFRESHES] : undefined;
+    return new Handlebars.SafeString([
+        ...refreshes ? [
+            `<meta name="turbo-refresh-method" content="${escapeHtml(refreshes.method)}">`,
+            `<meta name="turbo-refresh-scroll" content="${escapeHtml(refreshes.scroll)}">`
+        ] : [],
+        `<meta name="hapi-turbo-socket-path" content="${escapeHtml(context.socketPath)}">`,
+        // scripts=false: the app bundles hapi-turbo/client itself, with its own copy of Turbo
+        ...options?.hash?.scripts === false ? [] : [
+            `<script type="module" src="${assets}/turbo.es2017-esm.js"></script>`,
+            `<script type="module" src="${assets}/socket.io.esm.min.js"></script>`,
+            `<script type="module" src="${assets}/hapi-turbo.js"></script>`
+        ]
+    ].join('\n'));
+};
+
+
 /**
  * Template helpers:
  * - {{turbo_subscribe room "chat:RoomListStream" ...}}: one stream source element per stream;
@@ -76,44 +117,6 @@ export const createHelpers = function (context: HelperContext) {
         return new Handlebars.SafeString(`${sourceElement(stream)}<div id="${escapeHtml(domId)}" class="turbo-component">${html}</div>`);
     };
 
-    // {{turbo_refreshes_with method="morph" scroll="preserve"}} in a page: how Turbo applies the
-    // refreshes that page receives, printed as meta tags by {{turbo_head}} in the layout (as
-    // turbo-rails' turbo_refreshes_with)
-    const turbo_refreshes_with = function (options?: HelperOptions): string {
-
-        const { method = 'replace', scroll = 'reset' } = options?.hash ?? {};
-        if (!REFRESH_METHODS.has(method as string) || !REFRESH_SCROLLS.has(scroll as string)) {
-            throw new Error('turbo_refreshes_with takes method="morph"|"replace" and scroll="preserve"|"reset"');
-        }
-
-        const root = options?.data?.root;
-        if (root !== null && typeof root === 'object') {
-            (root as Record<symbol, unknown>)[REFRESHES] = { method, scroll };
-        }
-
-        return '';
-    };
-
-    const turbo_head = function (options?: HelperOptions): Handlebars.SafeString {
-
-        const assets = escapeHtml(context.assetsPath);
-        const root = options?.data?.root;
-        const refreshes = root !== null && typeof root === 'object' ? (root as Record<symbol, { method: string; scroll: string } | undefined>)[REFRESHES] : undefined;
-        return new Handlebars.SafeString([
-            ...refreshes ? [
-                `<meta name="turbo-refresh-method" content="${escapeHtml(refreshes.method)}">`,
-                `<meta name="turbo-refresh-scroll" content="${escapeHtml(refreshes.scroll)}">`
-            ] : [],
-            `<meta name="hapi-turbo-socket-path" content="${escapeHtml(context.socketPath)}">`,
-            // scripts=false: the app bundles hapi-turbo/client itself, with its own copy of Turbo
-            ...options?.hash?.scripts === false ? [] : [
-                `<script type="module" src="${assets}/turbo.es2017-esm.js"></script>`,
-                `<script type="module" src="${assets}/socket.io.esm.min.js"></script>`,
-                `<script type="module" src="${assets}/hapi-turbo.js"></script>`
-            ]
-        ].join('\n'));
-    };
-
     // {{turbo_subscribe (turbo_plain_stream room "messages")}}: one stream named by its parts joined
     // with ":", as turbo-rails' `turbo_stream_from room, :messages`; never taken for a class name
     const turbo_plain_stream = function (...args: unknown[]): PlainStream {
@@ -121,5 +124,5 @@ export const createHelpers = function (context: HelperContext) {
         return plainStream(...args.slice(0, -1));
     };
 
-    return { turbo_subscribe, turbo_component, turbo_refreshes_with, turbo_head, turbo_plain_stream };
+    return { turbo_subscribe, turbo_component, turbo_refreshes_with, turbo_head: headHelper(context), turbo_plain_stream };
 };

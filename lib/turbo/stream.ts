@@ -1,4 +1,4 @@
-import { TurboStream, type Content, type FragmentOptions, type RefreshFragmentOptions, type Target } from './fragment.ts';
+import { TurboStream, type Content, type ContentAction, type FragmentOptions, type RefreshFragmentOptions, type Target } from './fragment.ts';
 import type { FragmentInput } from './renderer.ts';
 
 /** How a message is sent, as opposed to what it says (FragmentOptions). */
@@ -148,38 +148,32 @@ export class Stream {
 
     append(...args: ContentArgs): Promise<void> {
 
-        const [target, content, options, sending] = fromContentArgs(args);
-        return this.#send([TurboStream.append(target, content, options)], sending);
+        return this.#sendContent('append', args);
     }
 
     prepend(...args: ContentArgs): Promise<void> {
 
-        const [target, content, options, sending] = fromContentArgs(args);
-        return this.#send([TurboStream.prepend(target, content, options)], sending);
+        return this.#sendContent('prepend', args);
     }
 
     replace(...args: ContentArgs): Promise<void> {
 
-        const [target, content, options, sending] = fromContentArgs(args);
-        return this.#send([TurboStream.replace(target, content, options)], sending);
+        return this.#sendContent('replace', args);
     }
 
     update(...args: ContentArgs): Promise<void> {
 
-        const [target, content, options, sending] = fromContentArgs(args);
-        return this.#send([TurboStream.update(target, content, options)], sending);
+        return this.#sendContent('update', args);
     }
 
     before(...args: ContentArgs): Promise<void> {
 
-        const [target, content, options, sending] = fromContentArgs(args);
-        return this.#send([TurboStream.before(target, content, options)], sending);
+        return this.#sendContent('before', args);
     }
 
     after(...args: ContentArgs): Promise<void> {
 
-        const [target, content, options, sending] = fromContentArgs(args);
-        return this.#send([TurboStream.after(target, content, options)], sending);
+        return this.#sendContent('after', args);
     }
 
     remove(target: Target, options: BroadcastOptions = {}): Promise<void> {
@@ -210,6 +204,12 @@ export class Stream {
     streamToOthers(...fragments: FragmentInput[]): Promise<void> {
 
         return this.#send(fragments, { toOthers: true });
+    }
+
+    #sendContent(action: ContentAction, args: ContentArgs): Promise<void> {
+
+        const [target, content, options, sending] = fromContentArgs(args);
+        return this.#send([TurboStream[action](target, content, options)], sending);
     }
 
     #send(fragments: FragmentInput[], options: BroadcastOptions): Promise<void> {
