@@ -1,3 +1,4 @@
+import { joinHookScope } from './hook-scope.ts';
 import { renderFragments, type FragmentInput, type TemplateRenderer } from './renderer.ts';
 import type { ReplayRecord, StreamLog, StreamPosition } from './replay.ts';
 import { currentSocketId } from './request-context.ts';
@@ -85,8 +86,6 @@ export class Broadcaster {
     readonly #batch: BroadcasterOptions['batch'];
     #pending = new Map<string, BroadcastRecord[]>();
     #flushed: Promise<void> | null = null;
-    // The broadcasts started by the hook body running right now (see runHook)
-    #hookScope: Set<Promise<void>> | null = null;
     readonly #busy = new Map<string, BusyStream>();
 
     constructor(options: BroadcasterOptions) {
@@ -126,7 +125,7 @@ export class Broadcaster {
         // #send has logged a failure and told the observers: a caller that does not wait for the
         // broadcast (a hook that fires and forgets) must not turn it into an unhandled rejection
         sending.catch(noop);
-        this.#hookScope?.add(sending);
+        joinHookScope(sending);
         return sending;
     }
 
@@ -168,7 +167,7 @@ export class Broadcaster {
             await Promise.all(sent.map((item) => item.sent));
         }
         catch (error) {
-            this.#fail({ error: error as Error, streams: names });
+            this.fail({ error: error as Error, streams: names });
             throw error;
         }
 
@@ -321,37 +320,6 @@ export class Broadcaster {
         return current;
     }
 
-    // The scope is the synchronous run of the body: broadcasts a hook starts before its first
-    // await (`void stream.append(...)`) are collected, and those it starts later are the ones it
-    // awaits itself. No AsyncLocalStorage: once used, it keeps async_hooks on for every promise of
-    // the process.
-    async runHook(body: () => unknown, about: Record<string, string>): Promise<void> {
-
-        const started = new Set<Promise<void>>();
-        const outer = this.#hookScope;
-        this.#hookScope = started;
-        try {
-            await Promise.resolve(this.#runScoped(body, outer));
-        }
-        catch (error) {
-            this.#fail({ error: error as Error, ...about });
-        }
-
-        // Broadcasts the hook started without awaiting them still belong to the write; their
-        // failures were reported by #send
-        await Promise.allSettled(started);
-    }
-
-    #runScoped(body: () => unknown, outer: Set<Promise<void>> | null): unknown {
-
-        try {
-            return body();
-        }
-        finally {
-            this.#hookScope = outer;
-        }
-    }
-
     /** Waits until every broadcast started so far has been published. */
     async drain(): Promise<void> {
 
@@ -360,7 +328,8 @@ export class Broadcaster {
         await Promise.all([...this.#busy.values()].map((state) => state.published?.promise));
     }
 
-    #fail(failure: BroadcastFailure): void {
+    /** Counts, logs and reports a failed broadcast or hook to the observers. */
+    fail(failure: BroadcastFailure): void {
 
         ++this.stats.errors;
         this.#log(['hapi-turbo', 'error'], { ...failure, message: failure.error?.message });

@@ -123,7 +123,7 @@ const afterCommit = async function (options: { transaction?: Transaction | null 
 
 // A row's write, for one stream class: the runtime the class is bound to (none once its server
 // stopped) runs the hook body, schedules the refreshes and logs what failed
-const runHook = function (cls: ModelStreamClass, instance: Model, call: (stream: ModelStream) => unknown, about: { model: string; event: string }): Promise<void> {
+const runStreamHook = function (cls: ModelStreamClass, instance: Model, call: (stream: ModelStream) => unknown, about: { model: string; event: string }): Promise<void> {
 
     const runtime = runtimeOf(cls);
     if (!runtime) {
@@ -173,7 +173,7 @@ export const wireModelStreams = function (classes: readonly ModelStreamClass[]):
 
             return (instance: Model, options: { transaction?: Transaction | null }) => afterCommit(options, async () => {
 
-                await Promise.all(streams.map((cls) => runHook(cls, instance, (stream) => call(stream, instance, options), { model: model.name, event })));
+                await Promise.all(streams.map((cls) => runStreamHook(cls, instance, (stream) => call(stream, instance, options), { model: model.name, event })));
             });
         };
 

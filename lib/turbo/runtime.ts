@@ -6,6 +6,7 @@ import type { ServerOptions as SocketIoServerOptions } from 'socket.io';
 
 import { Broadcaster, type BroadcastObserver, type Transport } from './broadcaster.ts';
 import { TurboStream } from './fragment.ts';
+import { runHook } from './hook-scope.ts';
 import { ModelStream } from './model-stream.ts';
 import { RefreshScheduler, type RefreshTargets } from './refresh.ts';
 import { discoverStreams, StreamRegistry } from './registry.ts';
@@ -207,7 +208,7 @@ export class TurboRuntime implements StreamRuntime {
 
     runHook(body: () => unknown, about: Record<string, string>): Promise<void> {
 
-        return this.broadcaster.runHook(body, about);
+        return runHook(body, (error) => this.broadcaster.fail({ error, ...about }));
     }
 
     /**
