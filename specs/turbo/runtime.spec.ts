@@ -11,6 +11,7 @@ import { runtimeOf, Stream } from '../../lib/turbo/stream.ts';
 
 class RoomStream extends Stream {}
 
+
 describe('TurboRuntime', () => {
 
     it('binds the registered classes, is live until closed, and signs each name once', async () => {
