@@ -1,4 +1,4 @@
-import type { Results } from './report.ts';
+import type { Results } from './results.ts';
 
 // The figure of docs/performance.md: last-subscriber latency per path and N, and p99 against the
 // offered rate at N=1000.

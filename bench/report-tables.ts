@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { fmt } from './report-svg.ts';
-import type { ProfileFile, Results } from './report.ts';
+import type { ProfileFile, Results } from './results.ts';
 import type { Scenario } from './types.ts';
 
 // The tables of docs/performance.md, each from bench/results/*.json.
