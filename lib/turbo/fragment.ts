@@ -45,7 +45,7 @@ export interface Fragment {
 export const CONTENT_ACTIONS = ['append', 'prepend', 'replace', 'update', 'before', 'after'] as const;
 export type ContentAction = typeof CONTENT_ACTIONS[number];
 const WITHOUT_TEMPLATE = new Set(['remove', 'refresh']);
-export const BUILTIN_ACTIONS = [...CONTENT_ACTIONS, ...WITHOUT_TEMPLATE] as readonly string[];
+const BUILTIN_ACTIONS = [...CONTENT_ACTIONS, ...WITHOUT_TEMPLATE] as readonly string[];
 
 const MORPHABLE = new Set(['replace', 'update']);
 const RESERVED_ATTRIBUTES = new Set(['action', 'target', 'targets']);

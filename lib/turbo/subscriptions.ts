@@ -11,7 +11,7 @@ export type SubscribeError = 'invalid-signature' | 'forbidden' | 'bad-request';
 export type SubscribeAnswer = { ok: true; stream: string } | { ok: false; error: SubscribeError };
 
 
-export interface AuthorizerOptions {
+interface AuthorizerOptions {
     secrets: readonly StreamSecret[];
     registry: StreamRegistry;
     log: (tags: string[], data: object) => void;
@@ -19,7 +19,7 @@ export interface AuthorizerOptions {
 
 
 /** Reads `{ signedStreamName }` from a client frame; anything else is a bad request. */
-export const signedNameOf = function (payload: unknown): string | null {
+const signedNameOf = function (payload: unknown): string | null {
 
     if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) {
         return null;
@@ -38,7 +38,7 @@ export const signedNameOf = function (payload: unknown): string | null {
  * Decides a subscription: the name must carry a valid signature, and when it names a registered
  * stream class, the stream rebuilt from it must accept the user. Never throws.
  */
-export const createAuthorizer = function (options: AuthorizerOptions) {
+const createAuthorizer = function (options: AuthorizerOptions) {
 
     return async function authorize(payload: unknown, user: unknown): Promise<SubscribeAnswer> {
 
@@ -76,7 +76,7 @@ export const createAuthorizer = function (options: AuthorizerOptions) {
     };
 };
 
-export type Authorizer = ReturnType<typeof createAuthorizer>;
+type Authorizer = ReturnType<typeof createAuthorizer>;
 
 
 /** The limits the protocol enforces per client (the `limits` option). */

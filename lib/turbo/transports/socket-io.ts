@@ -5,7 +5,7 @@ import { Server, type Namespace, type ServerOptions, type Socket } from 'socket.
 import type { BroadcastRecord, Transport } from '../broadcaster.ts';
 import type { Session, Subscriber, SubscribeLimits, SubscriptionProtocol } from '../subscriptions.ts';
 
-export const NAMESPACE = '/turbo';
+const NAMESPACE = '/turbo';
 
 export interface SocketLimits extends SubscribeLimits {
     /** Largest frame a client may send; subscribe frames are tiny. */
@@ -63,7 +63,7 @@ const splitAck = function (args: unknown[]): [unknown, Ack | undefined] {
  * them applies only the rest. For `socketId`, the messages that skip it (toOthers) are empty
  * placeholders: its seqs stay gap-free.
  */
-export const frameOf = function (records: readonly BroadcastRecord[], socketId?: string): [string | string[], object] {
+const frameOf = function (records: readonly BroadcastRecord[], socketId?: string): [string | string[], object] {
 
     const last = records[records.length - 1]!;
     const meta = { stream: last.stream, epoch: last.epoch, seq: last.seq };
@@ -96,7 +96,7 @@ const ownOrigin = function (request: IncomingMessage): string | null {
  * without an Origin come from non-browser clients, which can forge any header anyway. An origin is
  * scheme, host and port: https://example.com is not http://example.com.
  */
-export const originAllowed = function (request: IncomingMessage, origins: SocketIoTransportOptions['origins']): boolean {
+const originAllowed = function (request: IncomingMessage, origins: SocketIoTransportOptions['origins']): boolean {
 
     const origin = request.headers.origin;
     if (origin === undefined || origins === '*') {
