@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
-import { findPostgresBin } from '../specs/support/postgres.ts';
+import { findPostgresBin } from './postgres.ts';
 
 let found = findPostgresBin();
 if (!found && existsSync('/etc/debian_version') && process.getuid?.() === 0) {

@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
 
-import { startPostgres } from '../specs/support/postgres.ts';
+import { startPostgres } from './postgres.ts';
 
 const [command, ...args] = process.argv.slice(2);
 if (!command) {
