@@ -32,10 +32,11 @@ export class MessageStream extends ModelStream<Message> {
 
     override async onSave(message: Message, created: boolean) {
 
-        const room = await message.getRoom();
+        // Named by the room's id: loading the room would cost a query per message
+        const roomStream = new RoomStream(message.roomId);
         if (created) {
             // One message, rendered once: the new message, then a flash on it (static/chat/actions.js)
-            await room.stream.stream(
+            await roomStream.stream(
                 TurboStream.append({ id: 'messages' }, { template: 'chat/components/message', context: { message } }),
                 TurboStream.action('highlight', { id: `message-${message.id}` })
             );
@@ -44,13 +45,12 @@ export class MessageStream extends ModelStream<Message> {
 
         // Morphed, so a reader's focus and scroll stay put; the editor's own window has the
         // HTTP answer already, so it gets a placeholder instead
-        await room.stream.replace('chat/components/message', { message }, { id: `message-${message.id}` }, { method: 'morph', toOthers: true });
+        await roomStream.replace('chat/components/message', { message }, { id: `message-${message.id}` }, { method: 'morph', toOthers: true });
     }
 
     override async onDelete(message: Message) {
 
-        const room = await message.getRoom();
-        await room.stream.remove({ id: `message-${message.id}` });
+        await new RoomStream(message.roomId).remove({ id: `message-${message.id}` });
     }
 }
 
