@@ -88,8 +88,8 @@ export const renderMarkdown = function (results: Results, handWritten: string): 
         '`X-CSRF-Token`, Turbo\'s Accept and `X-Turbo-Request-Id`, a kept-alive connection), answered with the chat\'s 303. The time runs from just ' +
         'before the request is written to the first and the last subscribed window (the id and t0 travel in the message text). The floor is a ' +
         'hand-written hapi + socket.io server (bench/real-server.ts) that parses the same POST, emits the same markup, pre-rendered, to the room and ' +
-        'answers 303: the same clients, one after the other in the same run, each server in a process of its own on core 0. Queries per message ' +
-        'are the route\'s room lookup and the INSERT; the broadcast adds none.',
+        'answers 303: the same clients, one after the other in the same run, each server in a process of its own on core 0. A message is ' +
+        'one query, the INSERT: the route does not look the room up and the hook names the room\'s stream by id.',
         '',
         ...realTable(results),
         '',
