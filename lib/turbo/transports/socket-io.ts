@@ -48,6 +48,18 @@ const SWEEP_MS = 200;
 const FRAME_OVERHEAD = 16;
 
 
+/** The bytes a frame of `records` puts in a socket's output, as the memory budgets count them. */
+const frameBytes = function (records: readonly BroadcastRecord[]): number {
+
+    let bytes = 0;
+    for (const record of records) {
+        bytes += record.html.length + FRAME_OVERHEAD;
+    }
+
+    return bytes;
+};
+
+
 // socket.io passes the ack callback as the last argument, if the client asked for one
 const splitAck = function (args: unknown[]): [unknown, Ack | undefined] {
 
@@ -271,7 +283,7 @@ export class SocketIoTransport implements Transport {
 
         const state = socket.data as SocketState;
         const { maxBufferedBytes, maxTotalBufferedBytes, replayBytesPerSecond } = this.#options.limits;
-        const bytes = records.reduce((sum, record) => sum + record.html.length + FRAME_OVERHEAD, 0);
+        const bytes = frameBytes(records);
         const now = Date.now();
         state.replayBytes = Math.min(maxBufferedBytes, state.replayBytes + (now - state.replayRefilledAt) * replayBytesPerSecond / 1000);
         state.replayRefilledAt = now;
@@ -319,7 +331,7 @@ export class SocketIoTransport implements Transport {
             return;
         }
 
-        this.#queuedTotal += members * records.reduce((sum, record) => sum + record.html.length + FRAME_OVERHEAD, 0);
+        this.#queuedTotal += members * frameBytes(records);
         if (this.#queuedTotal > this.#options.limits.maxTotalBufferedBytes) {
             this.#disconnectSlowClients();
         }
