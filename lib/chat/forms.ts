@@ -1,6 +1,8 @@
 import Boom from '@hapi/boom';
-import type { Lifecycle, Request, ResponseToolkit } from '@hapi/hapi';
+import type { Lifecycle, Request, ResponseToolkit, RouteOptionsPreObject } from '@hapi/hapi';
 import { ValidationError } from 'sequelize';
+
+import { TEXT_MAX_LENGTH } from './models.ts';
 
 const FORM = 'application/x-www-form-urlencoded';
 const NOT_A_FORM = `Forms must be sent as ${FORM}.`;
@@ -74,4 +76,26 @@ export const validationMessages = function (error: unknown): string[] {
 export const invalidForm = function (h: ResponseToolkit, template: string, context: object, errors: string[]) {
 
     return h.view(template, { ...context, errors }, { layout: false }).code(422);
+};
+
+
+/**
+ * A route prerequisite for a form whose one text field is sent, not saved (a broadcast, an alert): the
+ * text as `request.pre.text`, or, if the models would refuse it, the form again with their message.
+ */
+export const shortText = function (template: string): RouteOptionsPreObject {
+
+    const method: Lifecycle.Method = function (request, h) {
+
+        const text = textField(request, 'text');
+        const length = [...text].length;
+        if (length && length <= TEXT_MAX_LENGTH) {
+            return text;
+        }
+
+        const error = length ? `Text must be at most ${TEXT_MAX_LENGTH} characters long.` : 'Text cannot be empty.';
+        return invalidForm(h, template, { text }, [error]).takeover();
+    };
+
+    return { method, assign: 'text' };
 };

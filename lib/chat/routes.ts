@@ -5,8 +5,8 @@ import type { Request, ResponseToolkit, ServerRoute } from '@hapi/hapi';
 import { ForeignKeyConstraintError, type Attributes, type FindOptions } from 'sequelize';
 
 import { TurboStream } from 'hapi-turbo';
-import { idParam, invalidForm, textField, validationMessages } from './forms.ts';
-import { Message, Room, TEXT_MAX_LENGTH } from './models.ts';
+import { idParam, invalidForm, shortText, textField, validationMessages } from './forms.ts';
+import { Message, Room } from './models.ts';
 import { BroadcastStream, RoomListStream } from './streams.ts';
 import { visitorOf } from './auth.ts';
 import { AlertComponent, countClick, CounterComponent } from './components.ts';
@@ -181,15 +181,10 @@ const broadcastRoutes: ServerRoute[] = [
     {
         method: 'POST',
         path: '/broadcast',
+        options: { pre: [shortText('chat/components/broadcast_form')] },
         handler: async (request, h) => {
 
-            const text = textField(request, 'text');
-            if (!text || [...text].length > TEXT_MAX_LENGTH) {
-                const error = text ? `Text must be at most ${TEXT_MAX_LENGTH} characters long.` : 'Text cannot be empty.';
-                return invalidForm(h, 'chat/components/broadcast_form', { text }, [error]);
-            }
-
-            await new BroadcastStream().update({ text }, { id: 'broadcast_box' });      // { text } is escaped
+            await new BroadcastStream().update({ text: request.pre.text }, { id: 'broadcast_box' });      // { text } is escaped
             return streamOrRedirect(request, h, '/broadcast', freshForm('broadcast-form', 'chat/components/broadcast_form'));
         }
     }
@@ -205,15 +200,10 @@ const componentRoutes: ServerRoute[] = [
     {
         method: 'POST',
         path: '/components/alert',
+        options: { pre: [shortText('chat/components/alert_form')] },
         handler: async (request, h) => {
 
-            const text = textField(request, 'text');
-            if (!text || [...text].length > TEXT_MAX_LENGTH) {
-                const error = text ? `Text must be at most ${TEXT_MAX_LENGTH} characters long.` : 'Text cannot be empty.';
-                return invalidForm(h, 'chat/components/alert_form', { text }, [error]);
-            }
-
-            await new AlertComponent().show(text);
+            await new AlertComponent().show(request.pre.text);
             return streamOrRedirect(request, h, '/components', freshForm('alert-form', 'chat/components/alert_form'));
         }
     },

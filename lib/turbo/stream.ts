@@ -146,35 +146,21 @@ export class Stream {
         return true;
     }
 
-    append(...args: ContentArgs): Promise<void> {
-
-        return this.#sendContent('append', args);
-    }
-
-    prepend(...args: ContentArgs): Promise<void> {
-
-        return this.#sendContent('prepend', args);
-    }
-
-    replace(...args: ContentArgs): Promise<void> {
-
-        return this.#sendContent('replace', args);
-    }
-
-    update(...args: ContentArgs): Promise<void> {
-
-        return this.#sendContent('update', args);
-    }
-
-    before(...args: ContentArgs): Promise<void> {
-
-        return this.#sendContent('before', args);
-    }
-
-    after(...args: ContentArgs): Promise<void> {
-
-        return this.#sendContent('after', args);
-    }
+    // The six content actions take (template, context, target, options?) or (content, target, options?),
+    // content being { template, context }, { text } (escaped) or { html } (sent as it is); options are
+    // the fragment's attributes and `toOthers`
+    /** Adds the content after the target's last child. */
+    append(...args: ContentArgs): Promise<void> { return this.#sendContent('append', args); }
+    /** Adds the content before the target's first child. */
+    prepend(...args: ContentArgs): Promise<void> { return this.#sendContent('prepend', args); }
+    /** Puts the content in place of the target itself. */
+    replace(...args: ContentArgs): Promise<void> { return this.#sendContent('replace', args); }
+    /** Puts the content in place of what is inside the target. */
+    update(...args: ContentArgs): Promise<void> { return this.#sendContent('update', args); }
+    /** Puts the content just before the target, outside it. */
+    before(...args: ContentArgs): Promise<void> { return this.#sendContent('before', args); }
+    /** Puts the content just after the target, outside it. */
+    after(...args: ContentArgs): Promise<void> { return this.#sendContent('after', args); }
 
     remove(target: Target, options: BroadcastOptions = {}): Promise<void> {
 
