@@ -59,7 +59,9 @@ export class IdentityBridge {
             method: 'GET',
             path: this.#path,
             options: { isInternal: true, auth },
-            handler: (request) => ({ credentials: request.auth.credentials ?? null })
+            // A failed authentication may still carry credentials (@hapi/basic passes the ones its validate
+            // found for a wrong password, for apps in 'try' mode to log who tried): that socket is anonymous
+            handler: (request) => ({ credentials: request.auth.isAuthenticated ? request.auth.credentials : null })
         });
 
         this.#routed = true;
