@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import Hapi from '@hapi/hapi';
-import Vision from '@hapi/vision';
+import Vision, { type ServerViewsConfiguration } from '@hapi/vision';
 import Handlebars from 'handlebars';
 import { DataTypes, Model, type InferAttributes, type InferCreationAttributes, type CreationOptional, type ForeignKey, type NonAttribute } from 'sequelize';
 import { io as connect, type Socket } from 'socket.io-client';
@@ -151,6 +151,17 @@ export const createFixture = async function (options: FixtureOptions = {}) {
 };
 
 export type Fixture = Awaited<ReturnType<typeof createFixture>>;
+
+
+/** A server with views and the plugin on the memory transport, without a database; `views` replaces the views settings. */
+export const turboServer = async function (options: Partial<HapiTurboOptions> = {}, views: ServerViewsConfiguration = { engines: { html: Handlebars.create() }, path: VIEWS }) {
+
+    const server = Hapi.server();
+    await server.register(Vision);
+    server.views(views);
+    await server.register({ plugin: HapiTurbo, options: { secret: SECRET, streams: {}, transport: 'memory', ...options } });
+    return server;
+};
 
 
 /** Collects the messages a client receives, one entry per message, batches taken apart. */

@@ -15,8 +15,8 @@ const PATH = '/_identity';
 
 
 // Three strategies. `token` reads the Authorization header: a known token authenticates; an unknown
-// one fails with the credentials its lookup found, as @hapi/basic does for a wrong password; a
-// broken one throws, as a database that is down would; none is missing. `session` reads a cookie.
+// one fails but passes credentials along (an admin's, so that using them would show), as @hapi/basic
+// does for a wrong password; a broken one throws, as a database that is down would; none is missing. `session` reads a cookie.
 // `key` reads X-Api-Key, a header a handshake does not forward.
 const withStrategies = function (server: Hapi.Server) {
 
