@@ -165,6 +165,7 @@ export const measure = async function (driver: Driver, clients: Child, args: Pha
         achieved_rate: round(run.achieved_rate, 1),
         schedule_late_p99_ms: round(run.schedule_late_p99_ms),
         split: { hook_p50_ms: round(run.hook_p50_ms, 3), publish_p50_ms: round(run.publish_p50_ms, 3), emit_p50_ms: round(run.emit_p50_ms, 3), emit_p99_ms: round(run.emit_p99_ms, 3) },
+        ...(run.real_split ? { real_split: run.real_split } : {}),
         order_errors: seen.disorder + seen.seq_errors,
         valid: reasons.length === 0
     };

@@ -9,6 +9,7 @@ import { Server as SocketIoServer } from 'socket.io';
 import { createServer } from '../lib/chat/server.ts';
 import { TurboStream } from '../lib/turbo/index.ts';
 import { serve } from './ipc.ts';
+import { Timeline } from './timeline.ts';
 
 // The servers of the real path, one per process (bench/stages.ts realRun), pinned to core 0:
 // - "chat": the chat exactly as `npm start` builds it (lib/chat/server.ts createServer with the
@@ -36,12 +37,42 @@ interface Measured {
 let stop: () => Promise<void> = async () => {};
 let stats: () => Record<string, number> = () => ({});
 const counters = { queries: 0, dbMs: 0 };
+const timeline = new Timeline();
 let measured: Measured | null = null;
 
 
 // The chat's own escaping of text (Handlebars'), so the floor sends byte for byte what the chat does
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', '\'': '&#x27;', '`': '&#x60;', '=': '&#x3D;' };
 const escapeText = (text: string) => text.replace(/[&<>"'`=]/g, (char) => ESCAPES[char]!);
+
+
+// The points of a message's timeline that hapi tells: the request, its handler, its response sent
+const followRequests = function (server: Hapi.Server): void {
+
+    const posted = (request: Hapi.Request) => request.method === 'post';
+    server.ext('onRequest', (request, h) => {
+
+        if (posted(request)) {
+            timeline.request();
+        }
+
+        return h.continue;
+    });
+    server.ext('onPreHandler', (request, h) => {
+
+        if (posted(request)) {
+            timeline.mark('handler');
+        }
+
+        return h.continue;
+    });
+    server.events.on('response', (request) => {
+
+        if (posted(request)) {
+            timeline.mark('response');
+        }
+    });
+};
 
 
 const startChat = async function () {
@@ -57,12 +88,26 @@ const startChat = async function () {
     chat.sequelize.addHook('beforeQuery', (_options, query) => {
 
         started.set(query, performance.now());
+        timeline.mark('query');
     });
     chat.sequelize.addHook('afterQuery', (_options, query) => {
 
         ++counters.queries;
         counters.dbMs += performance.now() - (started.get(query) ?? performance.now());
+        timeline.mark('queried');
     });
+
+    // As bench/server.ts does: the transport's publish, wrapped, tells when the message reached it
+    // and when its frame was written to every socket
+    followRequests(chat.server);
+    const transport = chat.server.turbo.transport as unknown as { publish: (records: unknown) => void };
+    const publish = transport.publish.bind(transport);
+    transport.publish = (records: unknown) => {
+
+        timeline.mark('publish');
+        publish(records);
+        timeline.mark('emitted');
+    };
 
     await chat.server.start();
     stats = () => ({ ...chat.server.turbo.stats });
@@ -113,11 +158,14 @@ const startFloor = async function (sample: string) {
                 html += part === 'BENCHID' ? id : part === 'BENCHTEXT' ? text : part;
             }
 
+            timeline.mark('publish');
             namespace.to(signed).emit('turbo-stream', html, { stream: ROOM_STREAM, epoch: 'floor', seq: ++seq });
+            timeline.mark('emitted');
             return h.redirect(`/${request.params.roomId}/message_create`).code(303);
         }
     });
 
+    followRequests(server);
     await server.start();
     stop = async () => {
 
@@ -135,10 +183,11 @@ serve({
 
         const lag = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
         lag.enable();
+        timeline.begin();
         measured = { cpu: process.cpuUsage(), wall: performance.now(), lag, stats: stats(), queries: counters.queries, dbMs: counters.dbMs, from: process.hrtime.bigint() };
         return true;
     },
-    end: (args: { count: number }) => {
+    end: (args: { count: number; warmup: number }) => {
 
         const at = measured!;
         const cpu = process.cpuUsage(at.cpu);
@@ -162,7 +211,8 @@ serve({
             publish_p50_ms: null,
             publish_p99_ms: null,
             emit_p50_ms: null,
-            emit_p99_ms: null
+            emit_p99_ms: null,
+            real_split: timeline.end(args.warmup)
         };
     },
     exit: async () => {

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 
 import { fmt } from './report-svg.ts';
 import type { ProfileFile, Results } from './results.ts';
+import { POINTS } from './timeline.ts';
 import type { Scenario } from './types.ts';
 
 // The tables of docs/performance.md, each from bench/results/*.json.
@@ -99,7 +100,33 @@ export const realTable = function (results: Results): string[] {
         ]));
     }
 
-    return [...lines, '', ...latencyTable(real)];
+    return [...lines, '', ...splitTable(real), '', ...latencyTable(real)];
+};
+
+
+// Where one message's time went inside each server, point by point (bench/timeline.ts)
+const splitTable = function (real: Scenario[]): string[] {
+
+    const withSplit = real.filter((s) => s.real_split);
+    if (!withSplit.length) {
+        return [];
+    }
+
+    const lines = [
+        'Inside the server, medians in ms after hapi saw the request: the handler starts after the payload, auth and CSRF check; the chat\'s INSERT ' +
+        'is sent (`query`) and answered (`queried`, after Sequelize has read the result); the message reaches the transport (`publish`, after the hook, ' +
+        'render and sequencing) and its frame is written to every socket (`emitted`); the 303 is sent (`response`).',
+        '',
+        row(['N', 'server', ...POINTS, 'publish: chat − floor']),
+        row(Array(POINTS.length + 3).fill('---'))
+    ];
+    for (const s of withSplit) {
+        const floor = withSplit.find((other) => other.path === 'floor' && other.n === s.n);
+        const gap = s.path === 'chat' && s.real_split!.publish !== null && floor?.real_split!.publish ? s.real_split!.publish - floor.real_split!.publish : null;
+        lines.push(row([s.n, s.path, ...POINTS.map((point) => fmt(s.real_split![point], 2)), gap === null ? '' : `+${fmt(gap, 2)}`]));
+    }
+
+    return lines;
 };
 
 

@@ -93,7 +93,7 @@ interface RealStarted {
 
 
 /** A phase of the real path: the clients process submits the send form `count` times at `rate`. */
-const formDriver = function (server: Child, clients: Child, port: number, crumb: string | null, rate: number, count: number): Driver {
+const formDriver = function (server: Child, clients: Child, port: number, crumb: string | null, rate: number, count: number, warmup: number): Driver {
 
     return {
         server,
@@ -108,7 +108,7 @@ const formDriver = function (server: Child, clients: Child, port: number, crumb:
 
             return { errors: posted.errors, achieved_rate: posted.achieved_rate, schedule_late_p99_ms: posted.late_p99_ms } as ServerRun;
         },
-        after: () => server.call<ServerRun>('end', { count })
+        after: () => server.call<ServerRun>('end', { count, warmup })
     };
 };
 
@@ -132,7 +132,7 @@ export const realRun = async function (clients: Child, scenarios: Scenario[]): P
             for (const [label, server, info] of [['chat', chat, chatInfo], ['floor', floor, floorInfo]] as const) {
                 await withSio(clients, info.port, info.signed, n, async () => {
 
-                    const driver = formDriver(server, clients, info.port, crumb, rate, count);
+                    const driver = formDriver(server, clients, info.port, crumb, rate, count, warmup);
                     scenarios.push(await phase(driver, clients, { kind: 'real', path: 'pipeline', label, client: 'sio', n, rate, count, warmup }));
                 });
             }

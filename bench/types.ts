@@ -1,6 +1,8 @@
 // The shapes the bench processes and the report share: what the server reports per run and what
 // one measured scenario comes to in bench/results/*.json.
 
+import type { Split } from './timeline.ts';
+
 export interface ServerRun {
     sent: number;
     window: { from: number; to: number };
@@ -24,6 +26,8 @@ export interface ServerRun {
     emit_p50_ms: number | null;
     emit_p99_ms: number | null;
     schedule_late_p99_ms: number | null;
+    /** Real path only: where one message's time went inside the server (bench/timeline.ts). */
+    real_split?: Split;
 }
 
 export type Kind = 'latency' | 'throughput' | 'crosscheck' | 'real';
@@ -70,6 +74,8 @@ export interface Scenario {
     /** How late the sender fired broadcasts against their schedule (p99): > 0 means it fell behind. */
     schedule_late_p99_ms: number | null;
     split: { hook_p50_ms: number | null; publish_p50_ms: number | null; emit_p50_ms: number | null; emit_p99_ms: number | null };
+    /** Real path only: medians, ms after the request reached hapi, of each point of its timeline. */
+    real_split?: Split;
     order_errors: number;
     /** Measured a second time because other processes disturbed the first run. */
     retried?: boolean;
