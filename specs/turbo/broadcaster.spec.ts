@@ -3,7 +3,6 @@ import { describe, it } from 'node:test';
 
 import { Broadcaster, type BroadcastFailure, type BroadcastRecord, type Transport } from '../../lib/turbo/broadcaster.ts';
 import { TurboStream } from '../../lib/turbo/fragment.ts';
-import { runHook } from '../../lib/turbo/hook-scope.ts';
 import { ReplayLog } from '../../lib/turbo/replay.ts';
 
 // The broadcast pipeline on its own: render once, sequence per stream in call order, publish in
@@ -108,31 +107,3 @@ describe('Broadcaster', () => {
     });
 });
 
-
-describe('runHook()', () => {
-
-    it('waits for the broadcasts the hook body started without awaiting them', async () => {
-
-        const { broadcaster, frames } = setup(false, async (template) => {
-
-            await new Promise((resolve) => setTimeout(resolve, 10));
-            return template;
-        });
-        await runHook(() => {
-
-            void broadcaster.broadcast(['a'], [update('fire-and-forget')]);
-        }, () => undefined);
-        assert.equal(frames.length, 1);
-    });
-
-    it('hands what the body throws or rejects with to fail, and never rejects', async () => {
-
-        const failed: string[] = [];
-        await runHook(() => {
-
-            throw new Error('sync');
-        }, (error) => failed.push(error.message));
-        await runHook(() => Promise.reject(new Error('async')), (error) => failed.push(error.message));
-        assert.deepEqual(failed, ['sync', 'async']);
-    });
-});
