@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 
 import type { BroadcastRecord } from '../../../lib/turbo/broadcaster.ts';
 import { TurboStream } from '../../../lib/turbo/fragment.ts';
@@ -126,23 +126,22 @@ describe('MemoryTransport', () => {
 
 describe('the memory transport of a server', () => {
 
-    let fixture: Fixture;
+    // A test on a server of its own, with a database, given its memory transport
+    const onServer = (test: (fixture: Fixture, memory: ServerMemoryTransport) => Promise<void>) => async () => {
 
-    beforeEach(async () => {
-
-        fixture = await createFixture({ transport: 'memory' });
+        const fixture = await createFixture({ transport: 'memory' });
         await fixture.server.initialize();
-    });
+        try {
+            await test(fixture, fixture.server.turbo.transport as ServerMemoryTransport);
+        }
+        finally {
+            await fixture.close();
+        }
+    };
 
-    afterEach(async () => {
-
-        await fixture.close();
-    });
-
-    it('delivers to in-process subscribers', async () => {
+    it('delivers to in-process subscribers', onServer(async (fixture, memory) => {
 
         const topic = await fixture.Topic.create({ title: 'News' });
-        const memory = fixture.server.turbo.transport as ServerMemoryTransport;
         const received: number[] = [];
         const unsubscribe = memory.subscribe(topic.stream.name, (got) => received.push(got.seq));
         await fixture.Post.create({ body: 'a', topicId: topic.id });
@@ -150,12 +149,11 @@ describe('the memory transport of a server', () => {
         await fixture.Post.create({ body: 'b', topicId: topic.id });
         assert.deepEqual(received, [1]);
         assert.equal(memory.published.length, 2);
-    });
+    }));
 
-    it('hands subscribers the rendered message at its place in the stream, one record per stream of a broadcast', async () => {
+    it('hands subscribers the rendered message at its place in the stream, one record per stream of a broadcast', onServer(async (fixture, memory) => {
 
         const [news, other] = [await fixture.Topic.create({ title: 'News' }), await fixture.Topic.create({ title: 'Other' })];
-        const memory = fixture.server.turbo.transport as ServerMemoryTransport;
         const received: BroadcastRecord[] = [];
         memory.subscribe(news.stream.name, (got) => received.push(got));
         memory.subscribe(other.stream.name, (got) => received.push(got));
@@ -167,12 +165,11 @@ describe('the memory transport of a server', () => {
             [other.stream.name, 1, fixture.server.turbo.position(other).epoch, ['remove']],
             [news.stream.name, 2, fixture.server.turbo.position(news).epoch, ['remove']]
         ]);
-    });
+    }));
 
-    it('after a stop, the server starts again with no subscribers and its records kept', async () => {
+    it('after a stop, the server starts again with no subscribers and its records kept', onServer(async (fixture, memory) => {
 
         const topic = await fixture.Topic.create({ title: 'News' });
-        const memory = fixture.server.turbo.transport as ServerMemoryTransport;
         const before: number[] = [];
         memory.subscribe(topic.stream.name, (got) => before.push(got.seq));
         await fixture.Post.create({ body: 'a', topicId: topic.id });
@@ -184,5 +181,5 @@ describe('the memory transport of a server', () => {
         await fixture.Post.create({ body: 'b', topicId: topic.id });
         assert.deepEqual([before, after], [[1], [2]]);
         assert.deepEqual(memory.published.map((kept) => kept.seq), [1, 2]);
-    });
+    }));
 });
