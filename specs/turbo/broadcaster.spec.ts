@@ -13,6 +13,7 @@ interface Setup {
     frames: BroadcastRecord[][];
     failures: BroadcastFailure[];
     renders: string[];
+    logged: string[];
 }
 
 
@@ -20,6 +21,7 @@ const setup = function (batch: boolean | { window: number } = false, renderTempl
 
     const frames: BroadcastRecord[][] = [];
     const renders: string[] = [];
+    const logged: string[] = [];
     const transport: Transport = {
         kind: 'recording',
         publish: (records) => frames.push([...records]),
@@ -27,7 +29,7 @@ const setup = function (batch: boolean | { window: number } = false, renderTempl
     };
     const broadcaster = new Broadcaster({
         transport,
-        log: () => undefined,
+        log: (tags, data) => logged.push(`${tags.join(',')}: ${(data as { message?: string }).message}`),
         replay: new ReplayLog(),
         batch,
         renderTemplate: (template) => {
@@ -38,7 +40,7 @@ const setup = function (batch: boolean | { window: number } = false, renderTempl
     });
     const failures: BroadcastFailure[] = [];
     broadcaster.observe({ error: (failure) => failures.push(failure) });
-    return { broadcaster, frames, failures, renders };
+    return { broadcaster, frames, failures, renders, logged };
 };
 
 
@@ -97,6 +99,35 @@ describe('Broadcaster', () => {
         assert.deepEqual(failures[0]!.streams, ['a']);
         assert.equal(broadcaster.stats.errors, 1);
         assert.deepEqual(frames.map((frame) => frame[0]!.seq), [1]);
+    });
+
+    it('logs an observer that throws; the broadcast, its failure and the other observers go on as before', async () => {
+
+        const { broadcaster, frames, failures, logged } = setup(false, (template) => template === 'broken' ? Promise.reject(new Error('no such template')) : Promise.resolve(template));
+        broadcaster.observe({
+            broadcast: () => {
+
+                throw new Error('observer broke on a broadcast');
+            },
+            error: () => {
+
+                throw new Error('observer broke on a failure');
+            }
+        });
+        const seen: number[] = [];
+        broadcaster.observe({ broadcast: (record) => seen.push(record.seq) });
+
+        await broadcaster.broadcast(['a'], [update('fine')]);
+        await assert.rejects(broadcaster.broadcast(['a'], [update('broken')]), /no such template/);
+        assert.deepEqual(frames.map((frame) => frame[0]!.seq), [1]);
+        assert.deepEqual(seen, [1]);
+        assert.equal(failures.length, 1);
+        assert.equal(broadcaster.stats.errors, 1);
+        assert.deepEqual(logged, [
+            'hapi-turbo,error,observer: observer broke on a broadcast',
+            'hapi-turbo,error: no such template',
+            'hapi-turbo,error,observer: observer broke on a failure'
+        ]);
     });
 
     it('needs a stream and a fragment', async () => {
