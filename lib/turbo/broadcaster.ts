@@ -157,9 +157,7 @@ export class Broadcaster {
                 }
 
                 const record = await this.replay.append(stream, await rendering, { except });
-                for (const observer of this.#observers) {
-                    observer.broadcast?.(record);
-                }
+                this.#tell((observer) => observer.broadcast?.(record));
 
                 return { sent: this.#send1(record) };
             })));
@@ -333,8 +331,20 @@ export class Broadcaster {
 
         ++this.stats.errors;
         this.#log(['hapi-turbo', 'error'], { ...failure, message: failure.error?.message });
+        this.#tell((observer) => observer.error?.(failure));
+    }
+
+    // Observers are the app's code (server.turbo.observe): one that throws is logged, and neither
+    // loses a message that has its seq, nor fails a database write, nor keeps the others from hearing
+    #tell(call: (observer: BroadcastObserver) => void): void {
+
         for (const observer of this.#observers) {
-            observer.error?.(failure);
+            try {
+                call(observer);
+            }
+            catch (error) {
+                this.#log(['hapi-turbo', 'error', 'observer'], { error, message: (error as Error)?.message });
+            }
         }
     }
 }

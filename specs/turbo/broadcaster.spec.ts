@@ -3,7 +3,6 @@ import { describe, it } from 'node:test';
 
 import { Broadcaster, type BroadcastFailure, type BroadcastRecord, type Transport } from '../../lib/turbo/broadcaster.ts';
 import { TurboStream } from '../../lib/turbo/fragment.ts';
-import { runHook } from '../../lib/turbo/hook-scope.ts';
 import { ReplayLog } from '../../lib/turbo/replay.ts';
 
 // The broadcast pipeline on its own: render once, sequence per stream in call order, publish in
@@ -14,6 +13,7 @@ interface Setup {
     frames: BroadcastRecord[][];
     failures: BroadcastFailure[];
     renders: string[];
+    logged: string[];
 }
 
 
@@ -21,6 +21,7 @@ const setup = function (batch: boolean | { window: number } = false, renderTempl
 
     const frames: BroadcastRecord[][] = [];
     const renders: string[] = [];
+    const logged: string[] = [];
     const transport: Transport = {
         kind: 'recording',
         publish: (records) => frames.push([...records]),
@@ -28,7 +29,7 @@ const setup = function (batch: boolean | { window: number } = false, renderTempl
     };
     const broadcaster = new Broadcaster({
         transport,
-        log: () => undefined,
+        log: (tags, data) => logged.push(`${tags.join(',')}: ${(data as { message?: string }).message}`),
         replay: new ReplayLog(),
         batch,
         renderTemplate: (template) => {
@@ -39,7 +40,7 @@ const setup = function (batch: boolean | { window: number } = false, renderTempl
     });
     const failures: BroadcastFailure[] = [];
     broadcaster.observe({ error: (failure) => failures.push(failure) });
-    return { broadcaster, frames, failures, renders };
+    return { broadcaster, frames, failures, renders, logged };
 };
 
 
@@ -100,6 +101,35 @@ describe('Broadcaster', () => {
         assert.deepEqual(frames.map((frame) => frame[0]!.seq), [1]);
     });
 
+    it('logs an observer that throws; the broadcast, its failure and the other observers go on as before', async () => {
+
+        const { broadcaster, frames, failures, logged } = setup(false, (template) => template === 'broken' ? Promise.reject(new Error('no such template')) : Promise.resolve(template));
+        broadcaster.observe({
+            broadcast: () => {
+
+                throw new Error('observer broke on a broadcast');
+            },
+            error: () => {
+
+                throw new Error('observer broke on a failure');
+            }
+        });
+        const seen: number[] = [];
+        broadcaster.observe({ broadcast: (record) => seen.push(record.seq) });
+
+        await broadcaster.broadcast(['a'], [update('fine')]);
+        await assert.rejects(broadcaster.broadcast(['a'], [update('broken')]), /no such template/);
+        assert.deepEqual(frames.map((frame) => frame[0]!.seq), [1]);
+        assert.deepEqual(seen, [1]);
+        assert.equal(failures.length, 1);
+        assert.equal(broadcaster.stats.errors, 1);
+        assert.deepEqual(logged, [
+            'hapi-turbo,error,observer: observer broke on a broadcast',
+            'hapi-turbo,error: no such template',
+            'hapi-turbo,error,observer: observer broke on a failure'
+        ]);
+    });
+
     it('needs a stream and a fragment', async () => {
 
         const { broadcaster } = setup();
@@ -108,31 +138,3 @@ describe('Broadcaster', () => {
     });
 });
 
-
-describe('runHook()', () => {
-
-    it('waits for the broadcasts the hook body started without awaiting them', async () => {
-
-        const { broadcaster, frames } = setup(false, async (template) => {
-
-            await new Promise((resolve) => setTimeout(resolve, 10));
-            return template;
-        });
-        await runHook(() => {
-
-            void broadcaster.broadcast(['a'], [update('fire-and-forget')]);
-        }, () => undefined);
-        assert.equal(frames.length, 1);
-    });
-
-    it('hands what the body throws or rejects with to fail, and never rejects', async () => {
-
-        const failed: string[] = [];
-        await runHook(() => {
-
-            throw new Error('sync');
-        }, (error) => failed.push(error.message));
-        await runHook(() => Promise.reject(new Error('async')), (error) => failed.push(error.message));
-        assert.deepEqual(failed, ['sync', 'async']);
-    });
-});

@@ -175,6 +175,29 @@ describe('ModelStream failures', () => {
         }
     });
 
+    it('resolves the write when an observer of the failure throws too', async () => {
+
+        const fixture = await createFixture({ transport: 'memory', onSave: () => {
+
+            throw new Error('hook exploded');
+        } });
+
+        try {
+            await fixture.server.initialize();
+            fixture.server.turbo.observe({ error: () => {
+
+                throw new Error('observer exploded');
+            } });
+            const topic = await fixture.Topic.create({ title: 'News' });
+            await fixture.Post.create({ body: 'kept', topicId: topic.id });
+            assert.equal(await fixture.Post.count(), 1);
+            assert.equal(fixture.server.turbo.stats.errors, 1);
+        }
+        finally {
+            await fixture.close();
+        }
+    });
+
     it('saves the row and logs the error when the template is missing, even when the hook does not await', async () => {
 
         const fixture = await (await createFixture({ onSave: (post) => {

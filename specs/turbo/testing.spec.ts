@@ -81,19 +81,6 @@ describe('testing kit', () => {
         await assertNoBroadcasts(topic, () => fixture.Topic.create({ title: 'Unrelated' }));
         await assert.rejects(assertNoBroadcasts(topic, () => fixture.Post.create({ body: 'a', topicId: topic.id })), /expected 0/);
     });
-
-    it('the memory transport delivers to in-process subscribers', async () => {
-
-        const topic = await fixture.Topic.create({ title: 'News' });
-        const memory = fixture.server.turbo.transport as import('../../lib/turbo/index.ts').MemoryTransport;
-        const received: number[] = [];
-        const unsubscribe = memory.subscribe(topic.stream.name, (record) => received.push(record.seq));
-        await fixture.Post.create({ body: 'a', topicId: topic.id });
-        unsubscribe();
-        await fixture.Post.create({ body: 'b', topicId: topic.id });
-        assert.deepEqual(received, [1]);
-        assert.equal(memory.published.length, 2);
-    });
 });
 
 

@@ -23,8 +23,10 @@ export class MemoryTransport implements Transport {
         this.#subscribers.set(stream, listeners);
         return () => {
 
+            // The stream's set may have been dropped (emptied, or stop()) and another made since:
+            // an unsubscribe called again must leave that one in place
             listeners.delete(listener);
-            if (!listeners.size) {
+            if (!listeners.size && this.#subscribers.get(stream) === listeners) {
                 this.#subscribers.delete(stream);
             }
         };
