@@ -87,6 +87,7 @@ export class Broadcaster {
     #pending = new Map<string, BroadcastRecord[]>();
     #flushed: Promise<void> | null = null;
     readonly #busy = new Map<string, BusyStream>();
+    readonly #reported = new WeakSet<object>();
 
     constructor(options: BroadcasterOptions) {
 
@@ -328,6 +329,16 @@ export class Broadcaster {
 
     /** Counts, logs and reports a failed broadcast or hook to the observers. */
     fail(failure: BroadcastFailure): void {
+
+        // A hook that awaited a failed broadcast rethrows the error the broadcast already reported
+        const { error } = failure as { error: unknown };
+        if (typeof error === 'object' && error !== null) {
+            if (this.#reported.has(error)) {
+                return;
+            }
+
+            this.#reported.add(error);
+        }
 
         ++this.stats.errors;
         this.#log(['hapi-turbo', 'error'], { ...failure, message: failure.error?.message });

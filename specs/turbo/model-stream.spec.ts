@@ -198,6 +198,36 @@ describe('ModelStream failures', () => {
         }
     });
 
+    it('reports a broadcast that fails once, when the hook awaits it and so fails with the same error', async () => {
+
+        const fixture = await (await createFixture({ onSave: async (post) => {
+
+            await new fixture.TopicStream(post.topicId).append('blog/missing', { post }, { id: 'posts' });
+        } })).start();
+
+        const logged: unknown[] = [];
+        fixture.server.events.on({ name: 'log', channels: 'app' }, (event) => {
+
+            if (event.tags.includes('hapi-turbo') && event.tags.includes('error')) {
+                logged.push(event.data);
+            }
+        });
+
+        try {
+            const topic = await fixture.Topic.create({ title: 'News' });
+            const captured = await captureBroadcasts(() => fixture.Post.create({ body: 'kept', topicId: topic.id }));
+            assert.equal(await fixture.Post.count(), 1);
+            assert.equal(captured.errors.length, 1);
+            assert.match(captured.errors[0]!.error.message, /missing/);
+            assert.deepEqual(captured.errors[0]!.streams, [`blog:TopicStream[${topic.id}]`]);
+            assert.equal(logged.length, 1);
+            assert.equal(fixture.server.turbo.stats.errors, 1);
+        }
+        finally {
+            await fixture.close();
+        }
+    });
+
     it('saves the row and logs the error when the template is missing, even when the hook does not await', async () => {
 
         const fixture = await (await createFixture({ onSave: (post) => {
