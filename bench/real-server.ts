@@ -6,6 +6,10 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import Hapi from '@hapi/hapi';
 import { Server as SocketIoServer } from 'socket.io';
 
+import type { Sequelize } from 'sequelize';
+
+import { openDatabase } from '../lib/chat/database.ts';
+import { initModels, Message, Room } from '../lib/chat/models.ts';
 import { createServer } from '../lib/chat/server.ts';
 import { TurboStream } from '../lib/turbo/index.ts';
 import { serve } from './ipc.ts';
@@ -17,7 +21,11 @@ import { Timeline } from './timeline.ts';
 // - "floor": what that chat does at the least, written by hand: hapi parses the same form POST,
 //   socket.io on the same listener emits the same markup (rendered once by the chat at start, with
 //   holes for the id and the escaped text) to the room the clients subscribed to, and the reply is
-//   the same 303. No plugin, no database, no CSRF check, no template.
+//   the same 303. No plugin, no database, no CSRF check, no template;
+// - "floor-db": the floor that also saves the message as the chat does, with the chat's models
+//   (lib/chat/models.ts, no hooks) on a sqlite file in the same mode: the emit waits for the
+//   INSERT and carries its id. Against it, the chat's overhead is what hapi-turbo and the chat's
+//   own route add to an app that makes the same write.
 
 const SECRET = 'hapi-turbo-bench-secret-of-at-least-32-bytes';
 const ROOM_ID = 1;                                          // "Demo Room", seeded on the fresh file
@@ -44,6 +52,24 @@ let measured: Measured | null = null;
 // The chat's own escaping of text (Handlebars'), so the floor sends byte for byte what the chat does
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', '\'': '&#x27;', '`': '&#x60;', '=': '&#x3D;' };
 const escapeText = (text: string) => text.replace(/[&<>"'`=]/g, (char) => ESCAPES[char]!);
+
+
+// Queries counted and timed per message, and their points on the timeline
+const followQueries = function (sequelize: Sequelize): void {
+
+    const started = new WeakMap<object, number>();
+    sequelize.addHook('beforeQuery', (_options, query) => {
+
+        started.set(query, performance.now());
+        timeline.mark('query');
+    });
+    sequelize.addHook('afterQuery', (_options, query) => {
+
+        ++counters.queries;
+        counters.dbMs += performance.now() - (started.get(query) ?? performance.now());
+        timeline.mark('queried');
+    });
+};
 
 
 // The points of a message's timeline that hapi tells: the request, its handler, its response sent
@@ -84,18 +110,7 @@ const startChat = async function () {
         console.error(`[chat: ${event.tags.join(', ')}] ${(event.data as { message?: string } | undefined)?.message ?? ''}`);
     });
 
-    const started = new WeakMap<object, number>();
-    chat.sequelize.addHook('beforeQuery', (_options, query) => {
-
-        started.set(query, performance.now());
-        timeline.mark('query');
-    });
-    chat.sequelize.addHook('afterQuery', (_options, query) => {
-
-        ++counters.queries;
-        counters.dbMs += performance.now() - (started.get(query) ?? performance.now());
-        timeline.mark('queried');
-    });
+    followQueries(chat.sequelize);
 
     // As bench/server.ts does: the transport's publish, wrapped, tells when the message reached it
     // and when its frame was written to every socket
@@ -128,8 +143,29 @@ const startChat = async function () {
 };
 
 
-const startFloor = async function (sample: string) {
+// The floor-db's write: the chat's models on a fresh sqlite file in WAL mode, "Demo Room" seeded
+const floorDatabase = async function () {
 
+    const dir = await mkdtemp(join(tmpdir(), 'hapi-turbo-bench-floor-'));
+    const sequelize = await openDatabase(`sqlite:${join(dir, 'floor.sqlite')}`);
+    initModels(sequelize);
+    await sequelize.sync();
+    await Room.create({ name: 'Demo Room' });
+    followQueries(sequelize);
+    return {
+        insert: async (text: string) => (await Message.create({ roomId: ROOM_ID, text })).id,
+        close: async () => {
+
+            await sequelize.close();
+            await rm(dir, { recursive: true, force: true });
+        }
+    };
+};
+
+
+const startFloor = async function (sample: string, withDatabase: boolean) {
+
+    const database = withDatabase ? await floorDatabase() : null;
     const parts = sample.split(/(BENCHID|BENCHTEXT)/);
     const server = Hapi.server({ port: 0, host: '127.0.0.1' });
     const io = new SocketIoServer(server.listener, { serveClient: false });
@@ -149,10 +185,11 @@ const startFloor = async function (sample: string) {
     server.route({
         method: 'POST',
         path: '/{roomId}/message_create',
-        handler: (request, h) => {
+        handler: async (request, h) => {
 
-            const text = escapeText(String((request.payload as { text?: unknown } | null)?.text ?? ''));
-            ++id;
+            const raw = String((request.payload as { text?: unknown } | null)?.text ?? '');
+            id = database ? await database.insert(raw.trim()) : id + 1;
+            const text = escapeText(raw);
             let html = '';
             for (const part of parts) {
                 html += part === 'BENCHID' ? id : part === 'BENCHTEXT' ? text : part;
@@ -171,6 +208,7 @@ const startFloor = async function (sample: string) {
 
         io.disconnectSockets(true);
         await server.stop({ timeout: 1000 });
+        await database?.close();
     };
 
     return { port: server.info.port, signed, sample };
@@ -178,7 +216,7 @@ const startFloor = async function (sample: string) {
 
 
 serve({
-    start: (args: { app: 'chat' | 'floor'; sample?: string }) => args.app === 'chat' ? startChat() : startFloor(args.sample!),
+    start: (args: { app: 'chat' | 'floor' | 'floor-db'; sample?: string }) => args.app === 'chat' ? startChat() : startFloor(args.sample!, args.app === 'floor-db'),
     begin: () => {
 
         const lag = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });

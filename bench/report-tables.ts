@@ -80,12 +80,14 @@ export const realTable = function (results: Results): string[] {
     }
 
     const lines = [
-        row(['N', 'chat p50 / p99 ms', 'floor p50 / p99 ms', 'p50: × floor (goal)', 'p99: × floor (goal ≤ 1.20)', 'server µs / delivery: chat, floor, × (goal ≤ 1.10 at 1000)', 'delivered', 'valid']),
-        row(Array(8).fill('---'))
+        row(['N', 'chat p50 / p99 ms', 'floor p50 / p99 ms', 'p50: × floor (goal)', 'p99: × floor (goal ≤ 1.20)', 'server µs / delivery: chat, floor, × (goal ≤ 1.10 at 1000)',
+            'floor with the INSERT: p50 / p99 ms, chat p50 ×', 'delivered', 'valid']),
+        row(Array(9).fill('---'))
     ];
     const mark = (ok: boolean) => ok ? '✓' : '✗';
     for (const chat of real.filter((s) => s.path === 'chat')) {
         const floor = real.find((s) => s.path === 'floor' && s.n === chat.n);
+        const floorDb = real.find((s) => s.path === 'floor-db' && s.n === chat.n);
         const extra = chat.p50_ms !== null && floor?.p50_ms ? chat.p50_ms - floor.p50_ms : null;
         const p50Ok = chat.n <= 100 ? extra !== null && extra <= 1 : (chat.ratio_p50 ?? Infinity) <= 1.1;
         lines.push(row([
@@ -95,8 +97,9 @@ export const realTable = function (results: Results): string[] {
             `${fmt(chat.ratio_p50, 2)} (${extra === null ? '–' : `${extra >= 0 ? '+' : ''}${fmt(extra)} ms`}; ${chat.n <= 100 ? '≤ +1 ms' : '≤ 1.10'}) ${mark(p50Ok)}`,
             `${fmt(chat.ratio_p99, 2)} ${mark((chat.ratio_p99 ?? Infinity) <= 1.2)}`,
             `${fmt(chat.server_us_per_delivery)}, ${fmt(floor?.server_us_per_delivery)}, ${fmt(chat.cpu_ratio, 2)}${chat.n >= 1000 ? ` ${mark((chat.cpu_ratio ?? Infinity) <= 1.1)}` : ''}`,
+            floorDb ? `${fmt(floorDb.p50_ms)} / ${fmt(floorDb.p99_ms)}, ${chat.p50_ms !== null && floorDb.p50_ms ? fmt(chat.p50_ms / floorDb.p50_ms, 2) : '–'}` : '–',
             `${(chat.delivered / Math.max(1, chat.expected) * 100).toFixed(2)} % ${mark(chat.delivered === chat.expected)}`,
-            chat.valid && floor?.valid ? 'yes' : 'no (see below)'
+            chat.valid && floor?.valid && floorDb?.valid !== false ? 'yes' : 'no (see below)'
         ]));
     }
 
@@ -117,13 +120,17 @@ const splitTable = function (real: Scenario[]): string[] {
         'is sent (`query`) and answered (`queried`, after Sequelize has read the result); the message reaches the transport (`publish`, after the hook, ' +
         'render and sequencing) and its frame is written to every socket (`emitted`); the 303 is sent (`response`).',
         '',
-        row(['N', 'server', ...POINTS, 'publish: chat − floor']),
+        row(['N', 'server', ...POINTS, 'publish: chat − floor, − floor with the INSERT']),
         row(Array(POINTS.length + 3).fill('---'))
     ];
     for (const s of withSplit) {
-        const floor = withSplit.find((other) => other.path === 'floor' && other.n === s.n);
-        const gap = s.path === 'chat' && s.real_split!.publish !== null && floor?.real_split!.publish ? s.real_split!.publish - floor.real_split!.publish : null;
-        lines.push(row([s.n, s.path, ...POINTS.map((point) => fmt(s.real_split![point], 2)), gap === null ? '' : `+${fmt(gap, 2)}`]));
+        const gap = (path: string) => {
+
+            const other = withSplit.find((candidate) => candidate.path === path && candidate.n === s.n)?.real_split?.publish;
+            return s.real_split!.publish !== null && other ? `+${fmt(s.real_split!.publish - other, 2)}` : '–';
+        };
+
+        lines.push(row([s.n, s.path, ...POINTS.map((point) => fmt(s.real_split![point], 2)), s.path === 'chat' ? `${gap('floor')}, ${gap('floor-db')}` : '']));
     }
 
     return lines;

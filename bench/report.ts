@@ -89,7 +89,9 @@ export const renderMarkdown = function (results: Results, handWritten: string): 
         'before the request is written to the first and the last subscribed window (the id and t0 travel in the message text). The floor is a ' +
         'hand-written hapi + socket.io server (bench/real-server.ts) that parses the same POST, emits the same markup, pre-rendered, to the room and ' +
         'answers 303: the same clients, one after the other in the same run, each server in a process of its own on core 0. A message is ' +
-        'one query, the INSERT: the route does not look the room up and the hook names the room\'s stream by id.',
+        'one query, the INSERT: the route does not look the room up and the hook names the room\'s stream by id. "Floor with the INSERT" ' +
+        '(`floor-db`) is that floor saving the message first, with the chat\'s own models on a sqlite file in the same mode, and emitting once the ' +
+        'INSERT is done: against it, what remains is what hapi-turbo and the chat\'s route add to an app that makes the same write.',
         '',
         ...realTable(results),
         '',

@@ -116,20 +116,23 @@ const formDriver = function (server: Child, clients: Child, port: number, crumb:
 /**
  * The chat as `npm start` runs it (lib/chat/server.ts, its sqlite file, crumb, form parsing, the
  * redirect), timed from the HTTP POST of the send form to the first and last window, beside a
- * hand-written hapi + socket.io server that emits the same markup on the same POST: the same
- * clients, one after the other at each N. Each server has a process of its own on core 0.
+ * hand-written hapi + socket.io server that emits the same markup on the same POST, and the same
+ * with the chat's INSERT before the emit: the same clients, one after the other at each N. Each
+ * server has a process of its own on core 0.
  */
 export const realRun = async function (clients: Child, scenarios: Scenario[]): Promise<void> {
 
     const chat = spawnChild('real-server.ts', 0);
     const floor = spawnChild('real-server.ts', 0);
+    const floorDb = spawnChild('real-server.ts', 0);
     try {
         const chatInfo = await chat.call<RealStarted>('start', { app: 'chat' });
         const floorInfo = await floor.call<RealStarted>('start', { app: 'floor', sample: chatInfo.sample });
+        const floorDbInfo = await floorDb.call<RealStarted>('start', { app: 'floor-db', sample: chatInfo.sample });
         const crumb = await clients.call<string | null>('crumb', { port: chatInfo.port });
-        log(`chat up on :${chatInfo.port} (crumb ${crumb ? 'received' : 'MISSING'}), its floor on :${floorInfo.port}`);
+        log(`chat up on :${chatInfo.port} (crumb ${crumb ? 'received' : 'MISSING'}), its floors on :${floorInfo.port} and :${floorDbInfo.port} (with the INSERT)`);
         for (const { n, rate, count, warmup } of REAL) {
-            for (const [label, server, info] of [['chat', chat, chatInfo], ['floor', floor, floorInfo]] as const) {
+            for (const [label, server, info] of [['chat', chat, chatInfo], ['floor', floor, floorInfo], ['floor-db', floorDb, floorDbInfo]] as const) {
                 await withSio(clients, info.port, info.signed, n, async () => {
 
                     const driver = formDriver(server, clients, info.port, crumb, rate, count, warmup);
@@ -139,7 +142,7 @@ export const realRun = async function (clients: Child, scenarios: Scenario[]): P
         }
     }
     finally {
-        await Promise.all([stopChild(chat), stopChild(floor)]);
+        await Promise.all([stopChild(chat), stopChild(floor), stopChild(floorDb)]);
     }
 };
 
