@@ -1,9 +1,25 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 
+import type { Server } from '@hapi/hapi';
+
 import { captureBroadcasts } from '../../lib/turbo/testing.ts';
 import { collect, createFixture, eventually, type Fixture } from '../support/fixture.ts';
 
+
+// What hapi-turbo logs as errors on the server's log
+const errorsLogged = function (server: Server): unknown[] {
+
+    const logged: unknown[] = [];
+    server.events.on({ name: 'log', channels: 'app' }, (event) => {
+
+        if (event.tags.includes('hapi-turbo') && event.tags.includes('error')) {
+            logged.push(event.data);
+        }
+    });
+
+    return logged;
+};
 
 describe('ModelStream', () => {
 
@@ -154,13 +170,7 @@ describe('ModelStream failures', () => {
             throw new Error('hook exploded');
         } })).start();
 
-        const logged: unknown[] = [];
-        fixture.server.events.on({ name: 'log', channels: 'app' }, (event) => {
-
-            if (event.tags.includes('hapi-turbo') && event.tags.includes('error')) {
-                logged.push(event.data);
-            }
-        });
+        const logged = errorsLogged(fixture.server);
 
         try {
             const topic = await fixture.Topic.create({ title: 'News' });
@@ -205,13 +215,7 @@ describe('ModelStream failures', () => {
             await new fixture.TopicStream(post.topicId).append('blog/missing', { post }, { id: 'posts' });
         } })).start();
 
-        const logged: unknown[] = [];
-        fixture.server.events.on({ name: 'log', channels: 'app' }, (event) => {
-
-            if (event.tags.includes('hapi-turbo') && event.tags.includes('error')) {
-                logged.push(event.data);
-            }
-        });
+        const logged = errorsLogged(fixture.server);
 
         try {
             const topic = await fixture.Topic.create({ title: 'News' });
