@@ -1,10 +1,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 
 import { createServer } from '../lib/chat/server.ts';
-import { percentile } from './stats.ts';
+import { followQueries, followRequests, followTransport, Timeline } from './timeline.ts';
 
 // One chat message at a time, in one process, without sockets: where the server's time goes between
 // the request and the publish, point by point, the way the real path sends it (the send form through
@@ -20,52 +19,23 @@ const GAP_MS = Number(process.env.GAP ?? 100);
 
 const dir = await mkdtemp(join(tmpdir(), 'hapi-turbo-one-message-'));
 const chat = await createServer({ databaseUrl: `sqlite:${join(dir, 'chat.sqlite')}`, port: 0, host: '127.0.0.1', secret: 'x'.repeat(40) });
-const times = new Map<string, number[]>();
-let start = 0;
-const mark = function (point: string): void {
-
-    times.set(point, [...times.get(point) ?? [], performance.now() - start]);
-};
-
-chat.server.ext('onRequest', (request, h) => {
-
-    if (request.method === 'post') {
-        start = performance.now();
-    }
-
-    return h.continue;
-});
-chat.server.ext('onPreHandler', (request, h) => {
-
-    if (request.method === 'post') {
-        mark('handler');
-    }
-
-    return h.continue;
-});
-for (const hook of ['beforeValidate', 'beforeCreate'] as const) {
-    chat.Message.addHook(hook, () => mark(hook));
-}
-
-chat.sequelize.addHook('beforeQuery', () => mark('query'));
-chat.sequelize.addHook('afterQuery', () => mark('queried'));
-const transport = chat.server.turbo.transport as unknown as { publish: (records: unknown) => void };
-const publish = transport.publish.bind(transport);
-transport.publish = (records) => {
-
-    mark('publish');
-    publish(records);
-};
+const timeline = new Timeline();
+followRequests(chat.server, timeline);
+followQueries(chat.sequelize, timeline);
+followTransport(chat.server.turbo.transport, timeline);
+// Two more points, inside Sequelize's create: the row built, then validated
+chat.Message.addHook('beforeValidate', () => timeline.mark('built'));
+chat.Message.addHook('beforeCreate', () => timeline.mark('validated'));
 
 await chat.server.start();
 const page = await chat.server.inject({ url: '/' });
 const crumb = /crumb=([^;]+)/.exec(String(page.headers['set-cookie']))![1]!;
+timeline.begin();
 for (let i = 0; i < COUNT; ++i) {
     const response = await chat.server.inject({
         method: 'POST', url: '/1/message_create', payload: `text=message+${i}`,
         headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `crumb=${crumb}`, 'x-csrf-token': crumb, accept: 'text/vnd.turbo-stream.html, text/html', 'x-turbo-request-id': `request-${i}` }
     });
-    mark('response');
     if (response.statusCode !== 303) {
         throw new Error(`POST answered ${response.statusCode}`);
     }
@@ -74,9 +44,9 @@ for (let i = 0; i < COUNT; ++i) {
 }
 
 console.log(`µs after the request reached hapi, medians of ${COUNT - WARMUP} messages ${GAP_MS} ms apart:`);
-const medians = [...times].map(([point, values]) => [point, Math.round(percentile(values.slice(WARMUP), 50)! * 1000)] as const);
+const medians = Object.entries(timeline.end(WARMUP)).filter((entry): entry is [string, number] => entry[1] !== null);
 for (const [point, median] of medians.sort((a, b) => a[1] - b[1])) {
-    console.log(`  ${point.padEnd(16)} ${median}`);
+    console.log(`  ${point.padEnd(16)} ${Math.round(median * 1000)}`);
 }
 
 await chat.server.stop();

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 
 import Hapi from '@hapi/hapi';
+import Handlebars from 'handlebars';
 import { Server as SocketIoServer } from 'socket.io';
 
 import type { Sequelize } from 'sequelize';
@@ -13,7 +14,7 @@ import { initModels, Message, Room } from '../lib/chat/models.ts';
 import { createServer } from '../lib/chat/server.ts';
 import { TurboStream } from '../lib/turbo/index.ts';
 import { serve } from './ipc.ts';
-import { Timeline } from './timeline.ts';
+import { followQueries, followRequests, followTransport, Timeline } from './timeline.ts';
 
 // The servers of the real path, one per process (bench/stages.ts realRun), pinned to core 0:
 // - "chat": the chat exactly as `npm start` builds it (lib/chat/server.ts createServer with the
@@ -49,55 +50,20 @@ const timeline = new Timeline();
 let measured: Measured | null = null;
 
 
-// The chat's own escaping of text (Handlebars'), so the floor sends byte for byte what the chat does
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', '\'': '&#x27;', '`': '&#x60;', '=': '&#x3D;' };
-const escapeText = (text: string) => text.replace(/[&<>"'`=]/g, (char) => ESCAPES[char]!);
-
-
 // Queries counted and timed per message, and their points on the timeline
-const followQueries = function (sequelize: Sequelize): void {
+const countQueries = function (sequelize: Sequelize): void {
 
     const started = new WeakMap<object, number>();
     sequelize.addHook('beforeQuery', (_options, query) => {
 
         started.set(query, performance.now());
-        timeline.mark('query');
     });
     sequelize.addHook('afterQuery', (_options, query) => {
 
         ++counters.queries;
         counters.dbMs += performance.now() - (started.get(query) ?? performance.now());
-        timeline.mark('queried');
     });
-};
-
-
-// The points of a message's timeline that hapi tells: the request, its handler, its response sent
-const followRequests = function (server: Hapi.Server): void {
-
-    const posted = (request: Hapi.Request) => request.method === 'post';
-    server.ext('onRequest', (request, h) => {
-
-        if (posted(request)) {
-            timeline.request();
-        }
-
-        return h.continue;
-    });
-    server.ext('onPreHandler', (request, h) => {
-
-        if (posted(request)) {
-            timeline.mark('handler');
-        }
-
-        return h.continue;
-    });
-    server.events.on('response', (request) => {
-
-        if (posted(request)) {
-            timeline.mark('response');
-        }
-    });
+    followQueries(sequelize, timeline);
 };
 
 
@@ -110,19 +76,9 @@ const startChat = async function () {
         console.error(`[chat: ${event.tags.join(', ')}] ${(event.data as { message?: string } | undefined)?.message ?? ''}`);
     });
 
-    followQueries(chat.sequelize);
-
-    // As bench/server.ts does: the transport's publish, wrapped, tells when the message reached it
-    // and when its frame was written to every socket
-    followRequests(chat.server);
-    const transport = chat.server.turbo.transport as unknown as { publish: (records: unknown) => void };
-    const publish = transport.publish.bind(transport);
-    transport.publish = (records: unknown) => {
-
-        timeline.mark('publish');
-        publish(records);
-        timeline.mark('emitted');
-    };
+    countQueries(chat.sequelize);
+    followRequests(chat.server, timeline);
+    followTransport(chat.server.turbo.transport, timeline);
 
     await chat.server.start();
     stats = () => ({ ...chat.server.turbo.stats });
@@ -151,7 +107,7 @@ const floorDatabase = async function () {
     initModels(sequelize);
     await sequelize.sync();
     await Room.create({ name: 'Demo Room' });
-    followQueries(sequelize);
+    countQueries(sequelize);
     return {
         insert: async (text: string) => (await Message.create({ roomId: ROOM_ID, text })).id,
         close: async () => {
@@ -189,7 +145,7 @@ const startFloor = async function (sample: string, withDatabase: boolean) {
 
             const raw = String((request.payload as { text?: unknown } | null)?.text ?? '');
             id = database ? await database.insert(raw.trim()) : id + 1;
-            const text = escapeText(raw);
+            const text = Handlebars.Utils.escapeExpression(raw);      // The chat's escaping, byte for byte
             let html = '';
             for (const part of parts) {
                 html += part === 'BENCHID' ? id : part === 'BENCHTEXT' ? text : part;
@@ -202,7 +158,7 @@ const startFloor = async function (sample: string, withDatabase: boolean) {
         }
     });
 
-    followRequests(server);
+    followRequests(server, timeline);
     await server.start();
     stop = async () => {
 

@@ -126,8 +126,9 @@ const splitTable = function (real: Scenario[]): string[] {
     for (const s of withSplit) {
         const gap = (path: string) => {
 
+            const own = s.real_split!.publish;
             const other = withSplit.find((candidate) => candidate.path === path && candidate.n === s.n)?.real_split?.publish;
-            return s.real_split!.publish !== null && other ? `+${fmt(s.real_split!.publish - other, 2)}` : '–';
+            return typeof own === 'number' && other ? `+${fmt(own - other, 2)}` : '–';
         };
 
         lines.push(row([s.n, s.path, ...POINTS.map((point) => fmt(s.real_split![point], 2)), s.path === 'chat' ? `${gap('floor')}, ${gap('floor-db')}` : '']));
