@@ -2,7 +2,7 @@ import { joinHookScope } from './hook-scope.ts';
 import { renderFragments, type FragmentInput, type TemplateRenderer } from './renderer.ts';
 import type { ReplayRecord, StreamLog, StreamPosition } from './replay.ts';
 import { currentSocketId } from './request-context.ts';
-import { Stream, type BroadcastOptions } from './stream.ts';
+import { nameOf, Stream, type BroadcastOptions } from './stream.ts';
 import { activeDiverter, broadcastsSuppressed } from './suppression.ts';
 
 /** One message on one stream: the rendered <turbo-stream> markup and its place (epoch, seq) in the stream. */
@@ -132,7 +132,7 @@ export class Broadcaster {
 
     async #send(streams: readonly (Stream | string)[], fragments: readonly FragmentInput[], except: string | null): Promise<void> {
 
-        const names = [...new Set(streams.map((stream) => typeof stream === 'string' ? stream : stream.name))];
+        const names = [...new Set(streams.map(nameOf))];
         if (!names.length || !fragments.length) {
             throw new TypeError('a broadcast needs at least one stream and one fragment');
         }

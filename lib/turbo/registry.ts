@@ -6,7 +6,7 @@ import type { Sequelize } from 'sequelize';
 
 import { ModelStream, type AnyModel, type ModelStreamClass } from './model-stream.ts';
 import { isBlankStreamable, PlainStream } from './plain-stream.ts';
-import { Stream } from './stream.ts';
+import { nameOf, Stream } from './stream.ts';
 import { instanceOf } from './view-context.ts';
 
 export type StreamClass = typeof Stream;
@@ -179,8 +179,7 @@ export class StreamRegistry {
         }
 
         if (part !== null && typeof part === 'object') {
-            const stream = this.resolve(part);
-            return typeof stream === 'string' ? stream : stream.name;
+            return nameOf(this.resolve(part));
         }
 
         throw new TypeError(`plainStream() cannot take ${typeof part} as part of a name`);

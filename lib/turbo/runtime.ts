@@ -16,7 +16,7 @@ import { ReplayLog, type StreamLog, type StreamPosition } from './replay.ts';
 import { currentRequestId } from './request-context.ts';
 import type { ValidatedOptions } from './schemas.ts';
 import { signStreamName, verifyStreamName, type StreamSecret } from './signing.ts';
-import { bindStream, Stream, unbindStream, type BroadcastOptions, type StreamRuntime } from './stream.ts';
+import { bindStream, nameOf, Stream, unbindStream, type BroadcastOptions, type StreamRuntime } from './stream.ts';
 import { SubscriptionProtocol } from './subscriptions.ts';
 import { broadcastsSuppressed } from './suppression.ts';
 import { MemoryTransport } from './transports/memory.ts';
@@ -45,7 +45,6 @@ export const liveRuntimes = new Set<TurboRuntime>();
 
 const SIGNED_CACHE_SIZE = 10_000;
 const noop = () => undefined;
-const isGiven = (value: unknown) => value !== null && value !== undefined && value !== false;
 
 
 const subscribed = async function (client: RedisClient, channel: string): Promise<void> {
@@ -155,8 +154,7 @@ export class TurboRuntime implements StreamRuntime {
     /** The stream name of a row, a Stream, an "<app>:<Class>" name or a plain name. */
     streamName(streamable: unknown): string {
 
-        const stream = this.registry.resolve(streamable);
-        return typeof stream === 'string' ? stream : stream.name;
+        return nameOf(this.registry.resolve(streamable));
     }
 
     signedStreamName(streamable: unknown): string {
@@ -222,8 +220,9 @@ export class TurboRuntime implements StreamRuntime {
             return Promise.resolve();
         }
 
-        const streamables = [stream, ...typeof targets === 'function' ? [targets(instance as never)].flat().filter(isGiven) : []];
-        const names = new Set(streamables.map((streamable) => this.streamName(streamable)));
+        // Blank targets are skipped as in every broadcast (registry.resolveAll)
+        const streams = this.registry.resolveAll([stream, typeof targets === 'function' ? targets(instance as never) : []]);
+        const names = new Set(streams.map(nameOf));
         const requestId = currentRequestId();
         return Promise.all([...names].map((name) => this.refreshes.schedule(name, requestId))).then(noop);
     }

@@ -76,6 +76,10 @@ const bindingOf = function (cls: Function): Binding {
 };
 
 
+/** The name of a resolved stream: a Stream's, or a plain stream's own. */
+export const nameOf = (stream: Stream | string): string => typeof stream === 'string' ? stream : stream.name;
+
+
 export type ContentArgs =
     | [template: string, context: object, target: Target, options?: StreamOptions]
     | [content: Content, target: Target, options?: StreamOptions];

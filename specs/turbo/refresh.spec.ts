@@ -77,7 +77,7 @@ describe('refresh broadcasts', () => {
 
     it('a function refreshes the streams it returns as well as the row\'s, and onSave still runs', async () => {
 
-        const { Topic, Post } = await start({ broadcastsRefreshes: { post: (post) => [new fixture.TopicStream(post.get('topicId') as number), null] } });
+        const { Topic, Post } = await start({ broadcastsRefreshes: { post: (post) => [new fixture.TopicStream(post.get('topicId') as number), null, '', [false]] } });
         const topic = await Topic.create({ title: 'News' });
         const captured = await captureBroadcasts(() => Post.create({ body: 'a', topicId: topic.id }));
         const post = (await Post.findOne())!;
