@@ -17,15 +17,15 @@ const compile = function (fixture: Fixture, source: string) {
 
 const signedNamesIn = (html: string) => [...html.matchAll(/signed-stream-name="([^"]+)"/g)].map(([, signed]) => verifyStreamName(signed, SECRET));
 
+let fixture: Fixture;
+
+afterEach(async () => {
+
+    await fixture.close();
+});
+
 
 describe('plain stream names', () => {
-
-    let fixture: Fixture;
-
-    afterEach(async () => {
-
-        await fixture.close();
-    });
 
     it('takes names with colons that are not a registered app\'s class names as plain streams: named, signed, subscribed, received', async () => {
 
@@ -89,13 +89,6 @@ describe('plain stream names', () => {
 
 
 describe('blank streamables', () => {
-
-    let fixture: Fixture;
-
-    afterEach(async () => {
-
-        await fixture.close();
-    });
 
     it('are skipped by broadcasts, as turbo-rails does: a broadcast to nothing but blanks sends nothing, and says so in the log', async () => {
 
