@@ -10,6 +10,10 @@ import { MAX_SIGNED_NAME, verifyStreamName, type StreamSecret } from './signing.
 export type SubscribeError = 'invalid-signature' | 'forbidden' | 'bad-request';
 export type SubscribeAnswer = { ok: true; stream: string } | { ok: false; error: SubscribeError };
 
+// A refusal keeps the verified name, when there is one, for the log and to leave the stream; the
+// client's answer carries the error only
+type Decision = { ok: true; stream: string } | { ok: false; error: SubscribeError; name?: string };
+
 
 interface AuthorizerOptions {
     secrets: readonly StreamSecret[];
@@ -40,7 +44,7 @@ const signedNameOf = function (payload: unknown): string | null {
  */
 const createAuthorizer = function (options: AuthorizerOptions) {
 
-    return async function authorize(payload: unknown, user: unknown): Promise<SubscribeAnswer> {
+    return async function authorize(payload: unknown, user: unknown): Promise<Decision> {
 
         const signed = signedNameOf(payload);
         if (signed === null) {
@@ -59,17 +63,17 @@ const createAuthorizer = function (options: AuthorizerOptions) {
                 // authorization, as in turbo-rails), unless it is shaped like one of our classes'
                 // names (a class since removed: its pages must not fall back to an unchecked stream)
                 return options.registry.ownsName(name) ?
-                    { ok: false, error: 'forbidden' } :
+                    { ok: false, error: 'forbidden', name } :
                     { ok: true, stream: name };
             }
 
             if (await stream.userPassesTest(user) !== true) {
-                return { ok: false, error: 'forbidden' };
+                return { ok: false, error: 'forbidden', name };
             }
         }
         catch (error) {
             options.log(['hapi-turbo', 'subscribe', 'error'], { stream: name, message: (error as Error).message, error });
-            return { ok: false, error: 'forbidden' };
+            return { ok: false, error: 'forbidden', name };
         }
 
         return { ok: true, stream: name };
@@ -181,10 +185,12 @@ export class SubscriptionProtocol {
 
         const decision = await this.#authorize(payload, session.user);
         if (!decision.ok) {
-            await this.#refused(session, subscriber, payload, decision.error);
+            await this.#refused(session, subscriber, decision.error, decision.name);
+            answer?.({ ok: false, error: decision.error });
+            return;
         }
 
-        if (!decision.ok || !subscriber.connected) {
+        if (!subscriber.connected) {
             answer?.(decision);
             return;
         }
@@ -236,9 +242,8 @@ export class SubscriptionProtocol {
 
     // Logged by name only when the signature holds: anything else is the client's invention. Access
     // is checked on every subscribe: refused now means out, even if it was let in before.
-    async #refused(session: Session, subscriber: Subscriber, payload: unknown, error: SubscribeError): Promise<void> {
+    async #refused(session: Session, subscriber: Subscriber, error: SubscribeError, name: string | null = null): Promise<void> {
 
-        const name = error === 'forbidden' ? verifyStreamName(signedNameOf(payload), this.#options.secrets) : null;
         this.#safeLog(['hapi-turbo', 'subscribe', 'debug'], { message: `subscription refused (${error})${name === null ? '' : `: ${name}`}`, socket: subscriber.id, error, ...(name === null ? {} : { stream: name }) });
         if (name !== null && session.streams.delete(name)) {
             await subscriber.leave(name);
