@@ -25,6 +25,18 @@ import { instanceOf } from './view-context.ts';
 
 export type Log = (tags: string[], data: object) => void;
 
+// The server's log listeners may throw: nothing hapi-turbo reports (from a socket's frame, a hook, a
+// broadcast) may fail because of them, so every part of the runtime gets the log through this
+const quietly = (log: Log): Log => (tags, data) => {
+
+    try {
+        log(tags, data);
+    }
+    catch {
+        // The log's listeners failed: nowhere left to report it
+    }
+};
+
 /** What the runtime needs from its host (the hapi plugin, or anything else that renders). */
 export interface RuntimeHost {
     /** The HTTP server socket.io attaches to. */
@@ -88,15 +100,16 @@ export class TurboRuntime implements StreamRuntime {
         this.hooks = options.hooks;
         this.#secrets = secrets;
         this.#redis = parts.redis;
-        this.#log = host.log;
+        const log = quietly(host.log);
+        this.#log = log;
         this.#renderTemplate = host.renderTemplate;
 
-        const protocol = new SubscriptionProtocol({ secrets, registry: this.registry, log: host.log, replay, identify: host.identify, limits: options.limits });
+        const protocol = new SubscriptionProtocol({ secrets, registry: this.registry, log, replay, identify: host.identify, limits: options.limits });
         this.transport = options.transport === 'memory' ?
             new MemoryTransport() :
-            new SocketIoTransport({ listener: host.listener, path: options.path, protocol, log: host.log, adapter: parts.adapter, origins: options.origins, limits: options.limits });
+            new SocketIoTransport({ listener: host.listener, path: options.path, protocol, log, adapter: parts.adapter, origins: options.origins, limits: options.limits });
 
-        this.broadcaster = new Broadcaster({ transport: this.transport, log: host.log, renderTemplate: host.renderTemplate, replay, batch: options.batch });
+        this.broadcaster = new Broadcaster({ transport: this.transport, log, renderTemplate: host.renderTemplate, replay, batch: options.batch });
         this.refreshes = new RefreshScheduler(options.refresh, async (stream, requestId) => await this.broadcaster.broadcast([stream], [TurboStream.refresh({ requestId })]));
     }
 

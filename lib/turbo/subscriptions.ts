@@ -117,6 +117,7 @@ export type Answer = (answer: object) => void;
 export interface SubscriptionProtocolOptions {
     secrets: readonly StreamSecret[];
     registry: StreamRegistry;
+    /** The server's log, made not to throw by the runtime: frames are answered even when its listeners fail. */
     log: (tags: string[], data: object) => void;
     replay: StreamLog;
     /** Finds the user of a connecting client from its handshake (cookies, authorization header). */
@@ -244,7 +245,7 @@ export class SubscriptionProtocol {
     // is checked on every subscribe: refused now means out, even if it was let in before.
     async #refused(session: Session, subscriber: Subscriber, error: SubscribeError, name: string | null = null): Promise<void> {
 
-        this.#safeLog(['hapi-turbo', 'subscribe', 'debug'], { message: `subscription refused (${error})${name === null ? '' : `: ${name}`}`, socket: subscriber.id, error, ...(name === null ? {} : { stream: name }) });
+        this.#options.log(['hapi-turbo', 'subscribe', 'debug'], { message: `subscription refused (${error})${name === null ? '' : `: ${name}`}`, socket: subscriber.id, error, ...(name === null ? {} : { stream: name }) });
         if (name !== null && session.streams.delete(name)) {
             await subscriber.leave(name);
         }
@@ -294,16 +295,5 @@ export class SubscriptionProtocol {
 
         --session.tokens;
         return true;
-    }
-
-    // Logging must not be what fails a frame
-    #safeLog(tags: string[], data: object): void {
-
-        try {
-            this.#options.log(tags, data);
-        }
-        catch {
-            // The server's log listeners failed: nowhere left to report it
-        }
     }
 }

@@ -26,6 +26,7 @@ export interface SocketIoTransportOptions {
     path: string;
     /** Decides subscribe and unsubscribe frames; the transport carries them and joins the rooms. */
     protocol: SubscriptionProtocol;
+    /** The server's log, made not to throw by the runtime: frames are answered even when its listeners fail. */
     log: (tags: string[], data: object) => void;
     /** A socket.io adapter factory (the Redis Streams adapter when several processes share the work). */
     adapter?: ServerOptions['adapter'];
@@ -218,7 +219,7 @@ export class SocketIoTransport implements Transport {
                 }
 
                 ++this.replaysRefused;
-                this.#log(['hapi-turbo', 'replay', 'debug'], { message: `replay of ${records.length} messages over budget, answered gap: ${records[0]!.stream}`, socket: socket.id, stream: records[0]!.stream, messages: records.length });
+                this.#options.log(['hapi-turbo', 'replay', 'debug'], { message: `replay of ${records.length} messages over budget, answered gap: ${records[0]!.stream}`, socket: socket.id, stream: records[0]!.stream, messages: records.length });
                 return false;
             }
         };
@@ -242,7 +243,7 @@ export class SocketIoTransport implements Transport {
 
             const fail = (error: unknown) => {
 
-                this.#log(['hapi-turbo', 'error'], { event, socket: socket.id, message: (error as Error | null)?.message ?? String(error), error });
+                this.#options.log(['hapi-turbo', 'error'], { event, socket: socket.id, message: (error as Error | null)?.message ?? String(error), error });
                 try {
                     ack?.({ ok: false, error: 'server-error' });
                 }
@@ -261,17 +262,6 @@ export class SocketIoTransport implements Transport {
                 fail(error);
             }
         });
-    }
-
-    // Logging must not be what throws out of a safety net
-    #log(tags: string[], data: object): void {
-
-        try {
-            this.#options.log(tags, data);
-        }
-        catch {
-            // The server's log listeners failed: nowhere left to report it
-        }
     }
 
     /**
@@ -347,7 +337,7 @@ export class SocketIoTransport implements Transport {
             this.#sweep();
         }
         catch (error) {
-            this.#log(['hapi-turbo', 'error'], { message: (error as Error).message, error });
+            this.#options.log(['hapi-turbo', 'error'], { message: (error as Error).message, error });
         }
     }
 
@@ -397,7 +387,7 @@ export class SocketIoTransport implements Transport {
     #cutOff(conn: EngineSocket, queued: number, limit: number, total?: number): void {
 
         ++this.slowDisconnects;
-        this.#log(['hapi-turbo', 'slow-client'], { id: conn.id, queued, limit, ...(total === undefined ? {} : { total, totalLimit: this.#options.limits.maxTotalBufferedBytes }) });
+        this.#options.log(['hapi-turbo', 'slow-client'], { id: conn.id, queued, limit, ...(total === undefined ? {} : { total, totalLimit: this.#options.limits.maxTotalBufferedBytes }) });
         conn.hapiTurboQueued = 0;
         conn.transport?.socket?.terminate?.();
         conn.close(true);

@@ -41,6 +41,20 @@ describe('socket.io transport', () => {
         await eventually(() => assert.equal(received.length, 1));
     });
 
+    it('answers a refused frame and keeps the socket when the server\'s log listeners throw', async () => {
+
+        await fixture.start();
+        const topic = await fixture.Topic.create({ title: 'News' });
+        fixture.server.events.on('log', () => {
+
+            throw new Error('a broken log listener');
+        });
+        const socket = await fixture.client();
+        assert.deepEqual(await fixture.subscribe(socket, fixture.server.turbo.sign('blog:RemovedStream[1]')), { ok: false, error: 'forbidden' });
+        assert.ok(socket.connected);
+        assert.deepEqual(await fixture.subscribe(socket, fixture.server.turbo.signedStreamName(topic)), { ok: true, stream: topic.stream.name });
+    });
+
     it('answers malformed frames with bad-request or ignores them, and stays up', async () => {
 
         await fixture.start();
