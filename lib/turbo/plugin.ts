@@ -164,9 +164,8 @@ const register = async function (server: Server, rawOptions: HapiTurboOptions): 
 
     server.ext('onPreStart', () => {
 
-        runtime.bind();
         registerHelpers(server, runtime, options);
-        runtime.start();
+        runtime.start();                                                // binds the stream classes again after a stop
         identity.install();
     });
 

@@ -258,7 +258,10 @@ export class TurboRuntime implements StreamRuntime {
      */
     async prefetchPositions(context: object): Promise<void> {
 
-        await this.replay.refresh?.(this.#streamsIn(context));
+        // The in-process log knows every position already: no need to walk the page's context
+        if (this.replay.refresh) {
+            await this.replay.refresh(this.#streamsIn(context));
+        }
     }
 
     /**
