@@ -4,9 +4,10 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { accessSync, constants as fsConstants, existsSync, readdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { chown, mkdtemp, readFile } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { constants, tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+
+import { freePort } from './free-port.ts';
 
 const DEBIAN = '/usr/lib/postgresql';
 const TOOLS = ['initdb', 'pg_ctl', 'postgres'];
@@ -89,22 +90,6 @@ const parentDirectory = function (): string {
     }
 
     return tmpdir();
-};
-
-
-const freePort = function (): Promise<number> {
-
-    return new Promise((resolve, reject) => {
-
-        const probe = createServer();
-        probe.unref();
-        probe.once('error', reject);
-        probe.listen(0, '127.0.0.1', () => {
-
-            const { port } = probe.address() as AddressInfo;
-            probe.close(() => resolve(port));
-        });
-    });
 };
 
 

@@ -1,19 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 
 import { createClient } from 'redis';
 
+import { freePort } from '../../scripts/free-port.ts';
+
 // A throw-away redis-server for tests: loopback only, a free port, nothing written to disk.
-
-const freePort = () => new Promise<number>((resolve, reject) => {
-
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-
-        const { port } = probe.address() as { port: number };
-        probe.close(() => resolve(port));
-    }).on('error', reject);
-});
-
 
 export interface RedisInstance {
     url: string;
