@@ -41,14 +41,9 @@ export interface QueryCounters {
 }
 
 
-export const createBenchApp = async function (options: BenchAppOptions = {}) {
+/** Counts the queries `sequelize` runs and sums their durations into `counters`. */
+export const countQueries = function (sequelize: Sequelize, counters: QueryCounters): void {
 
-    const dir = await mkdtemp(join(tmpdir(), 'hapi-turbo-bench-'));
-    const sequelize = new Sequelize({ dialect: 'sqlite', storage: join(dir, 'bench.sqlite'), logging: false });
-
-    // Counting at the Sequelize level sees every query the library or a hook would add, whatever
-    // the model: the invariant is that this count per broadcast does not grow with subscribers
-    const counters: QueryCounters = { queries: 0, dbMs: 0 };
     const started = new WeakMap<object, number>();
     sequelize.addHook('beforeQuery', (_options, query) => {
 
@@ -59,6 +54,18 @@ export const createBenchApp = async function (options: BenchAppOptions = {}) {
         ++counters.queries;
         counters.dbMs += performance.now() - (started.get(query) ?? performance.now());
     });
+};
+
+
+export const createBenchApp = async function (options: BenchAppOptions = {}) {
+
+    const dir = await mkdtemp(join(tmpdir(), 'hapi-turbo-bench-'));
+    const sequelize = new Sequelize({ dialect: 'sqlite', storage: join(dir, 'bench.sqlite'), logging: false });
+
+    // Counting at the Sequelize level sees every query the library or a hook would add, whatever
+    // the model: the invariant is that this count per broadcast does not grow with subscribers
+    const counters: QueryCounters = { queries: 0, dbMs: 0 };
+    countQueries(sequelize, counters);
 
     class Message extends Model<InferAttributes<Message>, InferCreationAttributes<Message>> {
         declare id: CreationOptional<number>;

@@ -13,6 +13,7 @@ import { openDatabase } from '../lib/chat/database.ts';
 import { initModels, Message, Room } from '../lib/chat/models.ts';
 import { createServer } from '../lib/chat/server.ts';
 import { TurboStream } from '../lib/turbo/index.ts';
+import { countQueries } from './app.ts';
 import { serve } from './ipc.ts';
 import { followQueries, followRequests, followTransport, Timeline } from './timeline.ts';
 
@@ -51,18 +52,9 @@ let measured: Measured | null = null;
 
 
 // Queries counted and timed per message, and their points on the timeline
-const countQueries = function (sequelize: Sequelize): void {
+const followDatabase = function (sequelize: Sequelize): void {
 
-    const started = new WeakMap<object, number>();
-    sequelize.addHook('beforeQuery', (_options, query) => {
-
-        started.set(query, performance.now());
-    });
-    sequelize.addHook('afterQuery', (_options, query) => {
-
-        ++counters.queries;
-        counters.dbMs += performance.now() - (started.get(query) ?? performance.now());
-    });
+    countQueries(sequelize, counters);
     followQueries(sequelize, timeline);
 };
 
@@ -76,7 +68,7 @@ const startChat = async function () {
         console.error(`[chat: ${event.tags.join(', ')}] ${(event.data as { message?: string } | undefined)?.message ?? ''}`);
     });
 
-    countQueries(chat.sequelize);
+    followDatabase(chat.sequelize);
     followRequests(chat.server, timeline);
     followTransport(chat.server.turbo.transport, timeline);
 
@@ -107,7 +99,7 @@ const floorDatabase = async function () {
     initModels(sequelize);
     await sequelize.sync();
     await Room.create({ name: 'Demo Room' });
-    countQueries(sequelize);
+    followDatabase(sequelize);
     return {
         insert: async (text: string) => (await Message.create({ roomId: ROOM_ID, text })).id,
         close: async () => {
